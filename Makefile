@@ -1,0 +1,40 @@
+# Every target runs inside .venv, which is (re)built whenever the requirements change.
+APP := myservice
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt setup.py
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	touch $@
+
+install: $(BIN)/.installed ## Create .venv and install the service with its pinned dependencies
+
+run: install ## Development server on PORT (default 5000); debug mode follows the settings' DEBUG
+	@debug=$$($(BIN)/python -m $(APP).settings DEBUG) || exit 1; \
+	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port $(PORT)
+
+test: install ## Run the tests with coverage (fails under 90 %); PYTEST_ARGS="-m 'not slow'" skips the slow ones
+	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+
+lint: install ## ruff check, ruff format --check, mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Rewrite the code in the house style
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove .venv, caches and build files
+	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,231 @@
+"""Settings: built-in defaults < a YAML or INI file < MYSERVICE_* environment variables.
+
+Every source is parsed to entries (key, value, where it came from) and goes through
+`validate`, the one place that checks keys, types and ranges.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+SERVICE = "myservice"
+ENV_PREFIX = SERVICE.upper() + "_"
+DEFAULT_FILE = "settings.yml"
+YAML_SUFFIXES = (".yml", ".yaml")
+INI_SUFFIXES = (".ini", ".cfg")
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+Value = bool | int | float | str | list[str]
+Source = str | os.PathLike[str] | Mapping[str, object] | None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting's default (which also fixes its type), documentation and allowed values."""
+
+    default: Value
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+
+SCHEMA: dict[str, Setting] = {
+    "DEBUG": Setting(False, "Quart debug mode; never on in production."),
+    "TESTING": Setting(False, "Quart testing mode: exceptions reach the test client."),
+    "LOG_LEVEL": Setting("INFO", "Level of the service's logger.", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    "MAX_CONTENT_LENGTH": Setting(1024 * 1024, "Largest request body accepted, in bytes.", minimum=1),
+}
+
+
+class SettingsError(SystemExit):
+    """A settings source is unusable.
+
+    A SystemExit, so that every entry point (`quart run`, `hypercorn`, `python -c`) stops with
+    this one-line message and exit status 1 instead of a traceback.
+    """
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One raw value and where it came from; `text` values still need converting."""
+
+    key: str
+    value: object
+    where: str
+    text: bool = False
+
+
+def load_settings(source: Source = None, environ: Mapping[str, str] = os.environ) -> dict[str, Value]:
+    """Return the effective settings: defaults, then the settings file, then env, then a mapping."""
+    settings = {key: setting.default for key, setting in SCHEMA.items()}
+    path = environ.get("QUART_SETTINGS") if source is None or isinstance(source, Mapping) else source
+    if path is None and Path(DEFAULT_FILE).is_file():
+        path = DEFAULT_FILE
+    if path is not None:
+        settings.update(validate(read_file(Path(path))))
+    settings.update(validate(read_env(environ)))
+    if isinstance(source, Mapping):
+        settings.update(validate(Entry(key, value, "settings argument") for key, value in source.items()))
+    return settings
+
+
+def validate(entries: Iterable[Entry], schema: Mapping[str, Setting] = SCHEMA) -> dict[str, Value]:
+    """Check every entry's key, type and range; raise SettingsError naming the first bad one."""
+    checked = {}
+    for entry in entries:
+        setting = schema.get(entry.key)
+        if setting is None:
+            close = difflib.get_close_matches(entry.key.upper(), schema, n=1)
+            hint = f"did you mean {close[0]}?" if close else "expected one of " + ", ".join(schema)
+            raise SettingsError(f"{entry.where}: unknown setting {entry.key!r}; {hint}")
+        checked[entry.key] = _check(entry, setting)
+    return checked
+
+
+def _check(entry: Entry, setting: Setting) -> Value:
+    """Convert (for text sources) and check one value against its setting."""
+    expected = _expected(setting)
+    try:
+        value = _convert(entry.value, setting.default) if entry.text else entry.value
+    except ValueError:
+        value = None
+    ok = _has_type(value, setting.default) and (not setting.choices or value in setting.choices)
+    if ok and setting.minimum is not None:
+        ok = value >= setting.minimum  # type: ignore[operator]  # numeric, checked by _has_type
+    if not ok:
+        raise SettingsError(f"{entry.where}: {entry.key} has value {entry.value!r}; expected {expected}")
+    return value  # type: ignore[return-value]  # checked by _has_type above
+
+
+def _expected(setting: Setting) -> str:
+    """Say in words what a setting accepts."""
+    if setting.choices:
+        return "one of " + ", ".join(setting.choices)
+    kind = {bool: "a boolean (true/false/1/0/yes/no)", int: "an integer", float: "a number", str: "a string"}
+    words = kind.get(type(setting.default), "a JSON list of strings")
+    return words if setting.minimum is None else f"{words} >= {setting.minimum:g}"
+
+
+def _convert(text: object, default: Value) -> object:
+    """Turn a string from an INI file or the environment into the type of `default`."""
+    assert isinstance(text, str)
+    if isinstance(default, bool):
+        return BOOLEANS.get(text.strip().lower(), text)
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    if isinstance(default, list):
+        return json.loads(text)
+    return text
+
+
+def _has_type(value: object, default: Value) -> bool:
+    """Whether `value` has the type of `default` (bool is not an int; an int is a float)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, type(default))
+
+
+def read_env(environ: Mapping[str, str]) -> list[Entry]:
+    """Entries from MYSERVICE_<KEY> environment variables."""
+    return [
+        Entry(name.removeprefix(ENV_PREFIX), value, f"environment variable {name}", text=True)
+        for name, value in sorted(environ.items())
+        if name.startswith(ENV_PREFIX)
+    ]
+
+
+def read_file(path: Path) -> list[Entry]:
+    """Entries from a YAML or INI settings file, each knowing its line."""
+    if path.suffix not in YAML_SUFFIXES + INI_SUFFIXES:
+        suffixes = ", ".join(YAML_SUFFIXES + INI_SUFFIXES)
+        raise SettingsError(f"{path}: unknown settings format; expected a file ending in {suffixes}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read settings file: {getattr(exc, 'strerror', None) or exc}") from None
+    return read_yaml(path, text) if path.suffix in YAML_SUFFIXES else read_ini(path, text)
+
+
+def read_yaml(path: Path, text: str) -> list[Entry]:
+    """Entries from a YAML mapping, loaded safely; a key set twice is an error."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return []
+        if not isinstance(node, yaml.MappingNode):
+            where, found = f"{path} line {node.start_mark.line + 1}", node.tag.rpartition(":")[2]
+            raise SettingsError(f"{where}: expected a mapping of settings, found a {found}")
+        entries: dict[str, Entry] = {}
+        for key_node, value_node in node.value:
+            where = f"{path} line {key_node.start_mark.line + 1}"
+            key = str(loader.construct_object(key_node))
+            if key in entries:
+                raise SettingsError(f"{where}: {key} is set twice (first on {entries[key].where})")
+            entries[key] = Entry(key, loader.construct_object(value_node, deep=True), where)
+        return list(entries.values())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path} line {mark.line + 1}" if mark else str(path)
+        raise SettingsError(f"{where}: invalid YAML: {exc.problem}") from None
+    finally:
+        loader.dispose()
+
+
+def read_ini(path: Path, text: str) -> list[Entry]:
+    """Entries from the [myservice] section of an INI file (keys keep their case)."""
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0")
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys as written
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        line = getattr(exc, "lineno", None) or exc.errors[0][0]  # type: ignore[attr-defined]  # ParsingError
+        raise SettingsError(f"{path} line {line}: invalid INI: {exc.message.splitlines()[0]}") from None
+    if not parser.has_section(SERVICE):
+        raise SettingsError(f"{path}: no [{SERVICE}] section; settings are read from that section")
+    lines = _ini_lines(text, SERVICE)
+    return [Entry(key, value, f"{path} line {lines[key]}", text=True) for key, value in parser.items(SERVICE)]
+
+
+def _ini_lines(text: str, section: str) -> dict[str, int]:
+    """Map each key of `section` to its line number (configparser does not keep them)."""
+    lines: dict[str, int] = {}
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"\s*\[([^]]*)\]", line)
+        if header:
+            current = header.group(1)
+        elif current == section and (match := re.match(r"([^\s=:#;][^=:]*?)\s*[=:]", line)):
+            lines.setdefault(match.group(1), number)
+    return lines
+
+
+def main(argv: list[str]) -> None:
+    """`python -m myservice.settings [KEY]`: print the effective settings, or one as JSON."""
+    settings = load_settings()
+    if not argv:
+        print(yaml.safe_dump(settings, sort_keys=False), end="")
+    elif argv[0] in settings:
+        print(json.dumps(settings[argv[0]]))
+    else:
+        raise SettingsError(f"unknown setting {argv[0]!r}; expected one of {', '.join(settings)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

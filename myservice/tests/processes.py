@@ -1,0 +1,87 @@
+"""Helpers for tests that start real server processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 20
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    """GET `url`: status, headers and body, also for error statuses."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@dataclass
+class Server:
+    """A started server process and, once it is stopped, everything it printed."""
+
+    process: subprocess.Popen[str]
+    output: str = ""
+
+
+@contextmanager
+def serving(
+    command: Sequence[str], url: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[Server]:
+    """Start `command` in its own process group, wait until `url` answers, and kill the group afterwards."""
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        text=True,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(process)
+    try:
+        wait_until_up(process, url)
+        yield server
+    finally:
+        server.output = stop(process)
+
+
+def wait_until_up(process: subprocess.Popen[str], url: str) -> None:
+    """Poll `url` until it answers, the process dies, or STARTUP_SECONDS pass."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{process.communicate()[0]}")
+        try:
+            get(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"server did not answer {url} within {STARTUP_SECONDS} s")
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> str:
+    """Signal the process group (a reloader's children too), reap the process, return its output."""
+    with suppress(ProcessLookupError):  # it may have exited already
+        os.killpg(process.pid, sig)
+    output, _ = process.communicate(timeout=STARTUP_SECONDS)
+    return output

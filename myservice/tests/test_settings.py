@@ -1,0 +1,201 @@
+"""Settings: sources, their order, conversion, and the one-line errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, main, validate
+
+ASSETS = Path(__file__).parent / "assets"
+DEFAULTS = {key: setting.default for key, setting in SCHEMA.items()}
+TWIN_VALUES = {"DEBUG": True, "LOG_LEVEL": "WARNING", "MAX_CONTENT_LENGTH": 2048}
+
+
+def assert_twin_values(settings: Mapping[str, object]) -> None:
+    """The values held by both files in tests/assets, over the defaults."""
+    assert settings == DEFAULTS | TWIN_VALUES
+
+
+def test_defaults_without_any_source() -> None:
+    assert load_settings(environ={}) == DEFAULTS
+
+
+@pytest.mark.parametrize("name", ["settings.yml", "settings.ini"])
+def test_file_as_argument(name: str) -> None:
+    assert_twin_values(load_settings(ASSETS / name, environ={}))
+
+
+@pytest.mark.parametrize("name", ["settings.yml", "settings.ini"])
+def test_file_named_by_quart_settings(name: str) -> None:
+    assert_twin_values(load_settings(environ={"QUART_SETTINGS": str(ASSETS / name)}))
+
+
+def test_settings_yml_in_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "settings.yml").write_text((ASSETS / "settings.yml").read_text())
+    assert_twin_values(load_settings(environ={}))
+
+
+def test_argument_wins_over_quart_settings(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("LOG_LEVEL: ERROR\n")
+    settings = load_settings(ASSETS / "settings.ini", environ={"QUART_SETTINGS": str(other)})
+    assert settings["LOG_LEVEL"] == "WARNING"
+
+
+def test_environment_wins_over_file() -> None:
+    environ = {"QUART_SETTINGS": str(ASSETS / "settings.yml"), "MYSERVICE_LOG_LEVEL": "ERROR", "QUART_APP": "x"}
+    assert load_settings(environ=environ) == DEFAULTS | TWIN_VALUES | {"LOG_LEVEL": "ERROR"}
+
+
+def test_mapping_wins_over_file_and_environment() -> None:
+    environ = {"QUART_SETTINGS": str(ASSETS / "settings.yml"), "MYSERVICE_DEBUG": "yes"}
+    assert load_settings({"DEBUG": False}, environ=environ) == DEFAULTS | TWIN_VALUES | {"DEBUG": False}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", False), ("0", False), ("No", False)],
+)
+def test_environment_boolean(text: str, expected: bool) -> None:
+    assert load_settings(environ={"MYSERVICE_DEBUG": text})["DEBUG"] is expected
+
+
+def test_environment_integer() -> None:
+    assert load_settings(environ={"MYSERVICE_MAX_CONTENT_LENGTH": "4096"})["MAX_CONTENT_LENGTH"] == 4096
+
+
+@pytest.mark.parametrize(
+    ("default", "text", "expected"),
+    [(1.5, "2", 2.0), (1.5, "0.25", 0.25), (["a"], '["x", "y"]', ["x", "y"]), ("s", "text", "text")],
+)
+def test_text_conversion_follows_default_type(default: object, text: str, expected: object) -> None:
+    schema = {"KEY": Setting(default, "doc")}  # type: ignore[arg-type]  # each Value type in turn
+    assert validate([Entry("KEY", text, "here", text=True)], schema) == {"KEY": expected}
+
+
+@pytest.mark.parametrize(
+    ("default", "text", "expected"),
+    [(1.5, "fast", "a number"), (["a"], '"x"', "a JSON list of strings"), (["a"], "[1]", "a JSON list")],
+)
+def test_text_conversion_error(default: object, text: str, expected: str) -> None:
+    schema = {"KEY": Setting(default, "doc")}  # type: ignore[arg-type]  # each Value type in turn
+    with pytest.raises(SettingsError, match=f"here: KEY has value .*; expected {expected}"):
+        validate([Entry("KEY", text, "here", text=True)], schema)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"MYSERVICE_DEBUG": "maybe"},
+            "environment variable MYSERVICE_DEBUG: DEBUG has value 'maybe'; expected a boolean",
+        ),
+        ({"MYSERVICE_MAX_CONTENT_LENGTH": "1MB"}, "MYSERVICE_MAX_CONTENT_LENGTH: MAX_CONTENT_LENGTH has value '1MB'"),
+        ({"MYSERVICE_MAX_CONTENT_LENGTH": "0"}, "MAX_CONTENT_LENGTH has value '0'; expected an integer >= 1"),
+        ({"MYSERVICE_LOG_LEVEL": "LOUD"}, "LOG_LEVEL has value 'LOUD'; expected one of DEBUG, INFO, WARNING, ERROR"),
+        ({"MYSERVICE_DEBG": "1"}, "environment variable MYSERVICE_DEBG: unknown setting 'DEBG'; did you mean DEBUG?"),
+    ],
+)
+def test_environment_error(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("s.yml", "DEBUG: true\nLOG_LEVEL: LOUD\n", "s.yml line 2: LOG_LEVEL has value 'LOUD'; expected one of DEBUG"),
+        ("s.yml", "DEBUG: 'yes'\n", "s.yml line 1: DEBUG has value 'yes'; expected a boolean"),
+        ("s.yml", "MAX_CONTENT_LENGTH: true\n", "line 1: MAX_CONTENT_LENGTH has value True; expected an integer"),
+        ("s.yml", "MAX_CONTENT_LENGTH: -5\n", "line 1: MAX_CONTENT_LENGTH has value -5; expected an integer >= 1"),
+        ("s.yml", "\n\nLOG_LEVELS: INFO\n", "s.yml line 3: unknown setting 'LOG_LEVELS'; did you mean LOG_LEVEL?"),
+        ("s.yml", "debug: true\n", "s.yml line 1: unknown setting 'debug'; did you mean DEBUG?"),
+        ("s.yml", "NOPE: 1\n", "s.yml line 1: unknown setting 'NOPE'; expected one of DEBUG, TESTING"),
+        ("s.yml", "DEBUG: true\nDEBUG: false\n", "s.yml line 2: DEBUG is set twice \\(first on .*s.yml line 1\\)"),
+        ("s.yml", "DEBUG: true\n  LOG_LEVEL: [\n", "s.yml line 2: invalid YAML: mapping values are not allowed"),
+        ("s.yml", "DEBUG: [\n", "s.yml line 2: invalid YAML"),
+        ("s.yml", "- DEBUG\n", "s.yml line 1: expected a mapping of settings, found a seq"),
+        (
+            "s.yml",
+            "DEBUG: !!python/object:os.system ls\n",
+            "s.yml line 1: invalid YAML: could not determine a constructor",
+        ),
+        ("s.yaml", "LOG_LEVEL:\n  nested: INFO\n", "s.yaml line 1: LOG_LEVEL has value {'nested': 'INFO'}"),
+        ("s.ini", "[myservice]\nDEBUG = true\nLOG_LEVEL = LOUD\n", "s.ini line 3: LOG_LEVEL has value 'LOUD'"),
+        ("s.ini", "[myservice]\nDEBUG = perhaps\n", "s.ini line 2: DEBUG has value 'perhaps'; expected a boolean"),
+        ("s.ini", "[myservice]\n\nDEGUB = 1\n", "s.ini line 3: unknown setting 'DEGUB'; did you mean DEBUG?"),
+        ("s.ini", "DEBUG = true\n", "s.ini line 1: invalid INI: File contains no section headers"),
+        ("s.ini", "[myservice]\nDEBUG\n", "s.ini line 2: invalid INI: Source contains parsing errors"),
+        ("s.cfg", "[myservice]\nDEBUG = 1\nDEBUG = 0\n", "s.cfg line 3: invalid INI: While reading from"),
+        ("s.ini", "[other]\nDEBUG = true\n", "s.ini: no \\[myservice\\] section"),
+        (
+            "s.toml",
+            "DEBUG = true\n",
+            "s.toml: unknown settings format; expected a file ending in .yml, .yaml, .ini, .cfg",
+        ),
+    ],
+)
+def test_file_error(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(path, environ={})
+
+
+def test_missing_file_named_by_quart_settings(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yml"
+    with pytest.raises(SettingsError, match=f"{missing}: cannot read settings file: No such file or directory"):
+        load_settings(environ={"QUART_SETTINGS": str(missing)})
+
+
+def test_undecodable_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.yml"
+    path.write_bytes(b"DEBUG: \xff\n")
+    with pytest.raises(SettingsError, match="s.yml: cannot read settings file: 'utf-8' codec can't decode"):
+        load_settings(path, environ={})
+
+
+def test_empty_yaml_file_keeps_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "s.yml"
+    path.write_text("# nothing set\n")
+    assert load_settings(path, environ={}) == DEFAULTS
+
+
+def test_lowercase_key_in_mapping_is_an_error() -> None:
+    with pytest.raises(SettingsError, match="settings argument: unknown setting 'debug'; did you mean DEBUG?"):
+        load_settings({"debug": True}, environ={})
+
+
+def test_settings_error_exits_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text("DEBUG: true\nLOG_LEVEL: LOUD\n")
+    code = "from myservice import create_app; create_app()"
+    env = {"PATH": "", "QUART_SETTINGS": str(path)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"{path} line 2: LOG_LEVEL has value 'LOUD'; expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n"
+    )
+
+
+def test_main_prints_all_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "settings.yml").write_text("LOG_LEVEL: ERROR\n")
+    main([])
+    assert "LOG_LEVEL: ERROR\n" in capsys.readouterr().out
+
+
+def test_main_prints_one_setting_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "settings.yml").write_text("DEBUG: true\n")
+    main(["DEBUG"])
+    assert capsys.readouterr().out == "true\n"
+
+
+def test_main_unknown_setting() -> None:
+    with pytest.raises(SettingsError, match="unknown setting 'NOPE'; expected one of DEBUG"):
+        main(["NOPE"])

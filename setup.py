@@ -1,0 +1,17 @@
+"""Packaging: `pip install -e .` installs the service and its runtime dependencies."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="myservice",
+    version="0.1.0",
+    description="A Quart microservice",
+    packages=find_packages(exclude=["*.tests", "*.tests.*"]),
+    python_requires=">=3.11",
+    # Ranges, not pins (those are in requirements.txt). Quart 0.23 needs Python 3.13.
+    install_requires=[
+        "quart>=0.20,<0.23",
+        "hypercorn>=0.17,<0.19",
+        "pyyaml>=6.0,<7",
+    ],
+)
