@@ -20,7 +20,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt setup.py
 install: $(BIN)/.installed ## Create .venv and install the service with its pinned dependencies
 
 run: install ## Development server on PORT (default 5000); debug mode follows the settings' DEBUG
-	@debug=$$($(BIN)/python -m $(APP).settings DEBUG) || exit 1; \
+	@debug=$$(QUART_APP=$(APP) $(BIN)/quart settings DEBUG) || exit 1; \
 	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port $(PORT)
 
 test: install ## Run the tests with coverage (fails under 90 %); PYTEST_ARGS="-m 'not slow'" skips the slow ones

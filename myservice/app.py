@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice.settings import SERVICE, Source, load_settings
+from myservice.settings import SERVICE, Source, load_settings, settings_command
 from myservice.views import find_blueprints
 
 
@@ -19,6 +19,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     app = Quart(name, static_folder=None)
     app.config.update(load_settings(settings))
     app.logger.setLevel(app.config["LOG_LEVEL"])
+    app.cli.add_command(settings_command)
     for blueprint in find_blueprints() if blueprints is None else blueprints:
         app.register_blueprint(blueprint)
     return app

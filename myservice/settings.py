@@ -11,11 +11,11 @@ import difflib
 import json
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import yaml
 
 SERVICE = "myservice"
@@ -216,16 +216,15 @@ def _ini_lines(text: str, section: str) -> dict[str, int]:
     return lines
 
 
-def main(argv: list[str]) -> None:
-    """`python -m myservice.settings [KEY]`: print the effective settings, or one as JSON."""
+@click.command("settings")
+@click.argument("key", required=False)
+def settings_command(key: str | None) -> None:
+    """Print the effective settings as YAML, or one setting's value as JSON."""
+    # Read afresh rather than from app.config: loading the app for the CLI resets DEBUG to QUART_DEBUG.
     settings = load_settings()
-    if not argv:
-        print(yaml.safe_dump(settings, sort_keys=False), end="")
-    elif argv[0] in settings:
-        print(json.dumps(settings[argv[0]]))
+    if key is None:
+        click.echo(yaml.safe_dump(settings, sort_keys=False), nl=False)
+    elif key in settings:
+        click.echo(json.dumps(settings[key]))
     else:
-        raise SettingsError(f"unknown setting {argv[0]!r}; expected one of {', '.join(settings)}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+        raise click.BadParameter(f"unknown setting {key!r}; expected one of {', '.join(settings)}", param_hint="KEY")

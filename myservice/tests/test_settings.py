@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import yaml
 
-from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, main, validate
+from myservice import create_app
+from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, validate
 
 ASSETS = Path(__file__).parent / "assets"
 DEFAULTS = {key: setting.default for key, setting in SCHEMA.items()}
@@ -184,18 +186,19 @@ def test_settings_error_exits_with_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_main_prints_all_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_settings_command_prints_all_settings(tmp_path: Path) -> None:
     (tmp_path / "settings.yml").write_text("LOG_LEVEL: ERROR\n")
-    main([])
-    assert "LOG_LEVEL: ERROR\n" in capsys.readouterr().out
+    result = create_app().test_cli_runner().invoke(args=["settings"])
+    assert (result.exit_code, yaml.safe_load(result.output)) == (0, DEFAULTS | {"LOG_LEVEL": "ERROR"})
 
 
-def test_main_prints_one_setting_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    (tmp_path / "settings.yml").write_text("DEBUG: true\n")
-    main(["DEBUG"])
-    assert capsys.readouterr().out == "true\n"
+def test_settings_command_prints_one_setting_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MYSERVICE_DEBUG", "yes")
+    result = create_app().test_cli_runner().invoke(args=["settings", "DEBUG"])
+    assert (result.exit_code, result.output) == (0, "true\n")
 
 
-def test_main_unknown_setting() -> None:
-    with pytest.raises(SettingsError, match="unknown setting 'NOPE'; expected one of DEBUG"):
-        main(["NOPE"])
+def test_settings_command_unknown_setting() -> None:
+    result = create_app().test_cli_runner().invoke(args=["settings", "NOPE"])
+    assert result.exit_code == 2
+    assert "Invalid value for KEY: unknown setting 'NOPE'; expected one of DEBUG" in result.output
