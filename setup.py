@@ -13,5 +13,8 @@ setup(
         "quart>=0.20,<0.23",
         "hypercorn>=0.17,<0.19",
         "pyyaml>=6.0,<7",
+        "prometheus-client>=0.20,<1",
+        "quart-cors>=0.7,<1",
+        "uvloop>=0.19; sys_platform != 'win32'",
     ],
 )

@@ -7,6 +7,7 @@ Every source is parsed to entries (key, value, where it came from) and goes thro
 from __future__ import annotations
 
 import configparser
+import copy
 import difflib
 import json
 import os
@@ -42,8 +43,14 @@ class Setting:
 SCHEMA: dict[str, Setting] = {
     "DEBUG": Setting(False, "Quart debug mode; never on in production."),
     "TESTING": Setting(False, "Quart testing mode: exceptions reach the test client."),
-    "LOG_LEVEL": Setting("INFO", "Level of the service's logger.", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    "LOG_LEVEL": Setting("INFO", "Level of every logger.", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    "LOG_FORMAT": Setting("text", "Log lines as text, or one JSON object per line.", ("text", "json")),
     "MAX_CONTENT_LENGTH": Setting(1024 * 1024, "Largest request body accepted, in bytes.", minimum=1),
+    "CORS_ALLOWED_ORIGINS": Setting([], 'Origins allowed by CORS, e.g. ["https://app.example.com"]; none: CORS off.'),
+    "READINESS_TIMEOUT": Setting(
+        2.0, "Seconds each readiness check may take before it counts as failed.", minimum=0.001
+    ),
+    "GRACEFUL_TIMEOUT": Setting(20.0, "Seconds Hypercorn lets in-flight requests finish after SIGTERM.", minimum=0),
 }
 
 
@@ -67,7 +74,7 @@ class Entry:
 
 def load_settings(source: Source = None, environ: Mapping[str, str] = os.environ) -> dict[str, Value]:
     """Return the effective settings: defaults, then the settings file, then env, then a mapping."""
-    settings = {key: setting.default for key, setting in SCHEMA.items()}
+    settings = {key: copy.copy(setting.default) for key, setting in SCHEMA.items()}
     path = environ.get("QUART_SETTINGS") if source is None or isinstance(source, Mapping) else source
     if path is None and Path(DEFAULT_FILE).is_file():
         path = DEFAULT_FILE

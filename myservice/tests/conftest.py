@@ -13,6 +13,8 @@ from quart.typing import TestClientProtocol as Client
 from myservice import create_app
 from myservice.settings import ENV_PREFIX
 
+from .probes import create_probe_app
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -37,3 +39,17 @@ async def _app() -> AsyncIterator[Quart]:
 def _client(app: Quart) -> Client:
     """A test client of the started app."""
     return app.test_client()
+
+
+@pytest.fixture(name="probe_app")
+async def _probe_app() -> AsyncIterator[Quart]:
+    """The service plus the test-only probe routes (see probes.py), started."""
+    app = create_probe_app({"TESTING": True, "MAX_CONTENT_LENGTH": 64})
+    async with app.test_app():
+        yield app
+
+
+@pytest.fixture(name="probe_client")
+def _probe_client(probe_app: Quart) -> Client:
+    """A test client of the service with the probe routes."""
+    return probe_app.test_client()

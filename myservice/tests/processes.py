@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -26,13 +27,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
-    """GET `url`: status, headers and body, also for error statuses."""
+def get(url: str | urllib.request.Request, timeout: float = 5) -> tuple[int, Message, bytes]:
+    """Send `url` (a GET unless it is a Request saying otherwise): status, headers, body, for errors too."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 @dataclass

@@ -51,7 +51,7 @@ def test_settings_file_argument(tmp_path: Path) -> None:
     path.write_text("[myservice]\nDEBUG = yes\nLOG_LEVEL = ERROR\n")
     app = create_app(settings=path)
     assert app.debug is True
-    assert app.logger.level == logging.ERROR
+    assert app.logger.getEffectiveLevel() == logging.ERROR
 
 
 def test_settings_mapping_applies_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,7 +59,7 @@ def test_settings_mapping_applies_over_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("MYSERVICE_MAX_CONTENT_LENGTH", "10")
     app = create_app(settings={"LOG_LEVEL": "DEBUG"})
     assert (app.config["LOG_LEVEL"], app.config["MAX_CONTENT_LENGTH"]) == ("DEBUG", 10)
-    assert app.logger.level == logging.DEBUG
+    assert app.logger.getEffectiveLevel() == logging.DEBUG
 
 
 def test_quart_app_is_not_taken_for_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:

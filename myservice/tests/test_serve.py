@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import REPO
 from .processes import BIN, free_port, get, serving
@@ -29,6 +34,10 @@ def test_quart_run_serves_home(tmp_path: Path) -> None:
     with serving(command, f"http://127.0.0.1:{port}/", env={"QUART_APP": "myservice"}, cwd=tmp_path) as process:
         assert get(f"http://127.0.0.1:{port}/")[0::2] == (200, b"{}\n")
     assert "Debug mode: False" in process.output
+    # One access line per request: ours, not also Hypercorn's (which `quart run` sends to app.logger).
+    requests = [line for line in process.output.splitlines() if "GET / " in line]
+    assert requests
+    assert all(" INFO myservice.access [" in line for line in requests), requests
 
 
 def test_quart_run_with_malformed_settings_exits_with_one_line(tmp_path: Path) -> None:
@@ -47,10 +56,83 @@ def test_quart_run_with_malformed_settings_exits_with_one_line(tmp_path: Path) -
     assert result.stderr.splitlines()[-1] == f"{path} line 3: invalid YAML: expected ',' or ']', but got '<stream end>'"
 
 
-@pytest.mark.skipif(not (Path(sys.prefix) / "bin" / ".installed").is_file(), reason="needs make's own venv")
+def _in_fresh_make_venv() -> bool:
+    """Whether these tests run in the repo's .venv, installed from the current requirements."""
+    check = ["make", "--question", "install", f"VENV={sys.prefix}"]
+    return subprocess.run(check, cwd=REPO, capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _in_fresh_make_venv(), reason="make run would rebuild the venv these tests run in")
 def test_make_run_serves_home_in_debug_mode() -> None:
     port = free_port()
     command = ["make", "--no-print-directory", "run", f"PORT={port}", f"VENV={sys.prefix}"]
     with serving(command, f"http://127.0.0.1:{port}/", cwd=REPO) as process:
         assert get(f"http://127.0.0.1:{port}/")[0::2] == (200, b"{}\n")
     assert "Debug mode: True" in process.output
+
+
+def hypercorn_command(factory: str = "myservice.tests.probes:create_probe_app()") -> list[str]:
+    """Hypercorn as `make serve` runs it, with the production configuration."""
+    return [str(BIN / "hypercorn"), "--config", "python:myservice.serving", factory]
+
+
+def test_production_config_serves_problem_json_and_json_logs(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "1", "MYSERVICE_LOG_FORMAT": "json"}
+    with serving(hypercorn_command(), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/nope", headers={"X-Request-ID": "real-1"})
+        status, headers, body = get(request)
+    assert (status, headers["Content-Type"], headers["X-Request-ID"]) == (404, "application/problem+json", "real-1")
+    assert (headers["X-Frame-Options"], headers["Server"]) == ("DENY", "hypercorn-h11")
+    assert json.loads(body)["request_id"] == "real-1"
+    lines = [json.loads(line) for line in server.output.splitlines()]
+    assert {"logger": "hypercorn.error", "level": "INFO"}.items() <= lines[0].items()
+    access = [line for line in lines if line.get("request_id") == "real-1"]
+    assert [(line["logger"], line["status"], line["path"]) for line in access] == [("myservice.access", 404, "/nope")]
+
+
+def test_sigterm_lets_the_slow_request_finish(tmp_path: Path) -> None:
+    port, lifespan = free_port(), tmp_path / "lifespan.txt"
+    env = {
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WORKERS": "1",
+        "MYSERVICE_GRACEFUL_TIMEOUT": "5",
+        "PROBE_SLOW_SECONDS": "1.5",
+        "PROBE_LIFESPAN_FILE": str(lifespan),
+    }
+    with serving(hypercorn_command(), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(get, f"http://127.0.0.1:{port}/probes/slow")
+            time.sleep(0.5)
+            server.process.send_signal(signal.SIGTERM)
+            status, _, body = slow.result(timeout=10)
+        returncode = server.process.wait(timeout=10)
+    assert (status, json.loads(body)) == (200, {"shutting_down": True})
+    assert returncode == 0
+    assert lifespan.read_text() == "opened\nclosed\n"
+
+
+def test_metrics_add_up_over_two_workers(tmp_path: Path) -> None:
+    port, shared = free_port(), tmp_path / "metrics"
+    shared.mkdir()
+    env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    with serving(
+        hypercorn_command("myservice:create_app()"), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path
+    ):
+        for _ in range(40):
+            assert get(f"http://127.0.0.1:{port}/")[0] == 200
+        counted = [_home_count(get(f"http://127.0.0.1:{port}/metrics")[2]) for _ in range(6)]
+    workers = {path.stem.rpartition("_")[2] for path in shared.glob("counter_*.db")}
+    assert len(workers) == 2, "both workers must have answered requests for this test to mean anything"
+    assert counted == [40.0] * 6
+
+
+def _home_count(exposition: bytes) -> float:
+    """The number of GET / requests answered with 200, from a Prometheus text exposition."""
+    families = text_string_to_metric_families(exposition.decode())
+    labels = {"method": "GET", "route": "/", "status": "200"}
+    samples = [
+        s for f in families for s in f.samples if s.name == "myservice_http_requests_total" and s.labels == labels
+    ]
+    return sum(sample.value for sample in samples)

@@ -1,0 +1,65 @@
+"""Every error response is application/problem+json (RFC 9457) and carries the request id."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from quart.typing import TestClientProtocol as Client
+
+
+async def assert_problem(response: object, status: int, detail: str) -> dict[str, object]:
+    """Check the problem+json shape and return the body."""
+    assert response.status_code == status  # type: ignore[attr-defined]
+    assert response.content_type == "application/problem+json"  # type: ignore[attr-defined]
+    body: dict[str, object] = await response.get_json(force=True)  # type: ignore[attr-defined]
+    assert body["type"] == "about:blank"
+    assert body["status"] == status
+    assert detail in str(body["detail"])
+    assert body["request_id"] == response.headers["X-Request-ID"]  # type: ignore[attr-defined]
+    return body
+
+
+async def test_unknown_route(client: Client) -> None:
+    body = await assert_problem(await client.get("/no/such/route"), 404, "not found on the server")
+    assert body["title"] == "Not Found"
+
+
+async def test_method_not_allowed_keeps_sorted_allow_header(client: Client) -> None:
+    response = await client.delete("/")
+    body = await assert_problem(response, 405, "method is not allowed")
+    assert (body["title"], response.headers["Allow"]) == ("Method Not Allowed", "GET, HEAD, OPTIONS")
+
+
+async def test_body_too_large(probe_client: Client) -> None:
+    response = await probe_client.post("/probes/echo", json={"text": "x" * 100})
+    body = await assert_problem(response, 413, "data value transmitted exceeds the capacity limit")
+    assert body["title"] == "Request Entity Too Large"
+
+
+@pytest.mark.parametrize("data", [b"{not json", b'{"a": 1', b"\xff\xfe"])
+async def test_malformed_json_body(probe_client: Client, data: bytes) -> None:
+    response = await probe_client.post("/probes/echo", data=data, headers={"Content-Type": "application/json"})
+    await assert_problem(response, 400, "The request body is not valid JSON: ")
+
+
+async def test_valid_json_body(probe_client: Client) -> None:
+    response = await probe_client.post("/probes/echo", json={"a": [1, 2]})
+    assert (response.status_code, await response.get_json()) == (200, {"received": {"a": [1, 2]}})
+
+
+@pytest.mark.parametrize(("code", "title"), [(400, "Bad Request"), (403, "Forbidden"), (409, "Conflict")])
+async def test_abort_in_a_view(probe_client: Client, code: int, title: str) -> None:
+    body = await assert_problem(await probe_client.get(f"/probes/abort/{code}"), code, f"aborted with {code}")
+    assert body["title"] == title
+
+
+async def test_unhandled_exception_is_a_generic_500(probe_client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    response = await probe_client.get("/probes/boom", headers={"X-Request-ID": "trace-500"})
+    body = await assert_problem(response, 500, "logged under its request id")
+    assert "secret" not in str(body)
+    assert "Traceback" not in str(body)
+    [record] = [record for record in caplog.records if record.name == "myservice.errors"]
+    assert (record.levelno, record.request_id) == (logging.ERROR, "trace-500")  # type: ignore[attr-defined]
+    assert record.exc_info
+    assert "secret database password" in str(record.exc_info[1])

@@ -1,0 +1,71 @@
+"""Logging: text or JSON lines on stderr, one access line per request, one handler however often configured."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from myservice.logs import HANDLER_NAME, configure_logging
+from myservice.tests.probes import create_probe_app
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    """Leave the root logger's handlers and level as the test found them."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+async def serve_one(settings: dict[str, object], path: str, request_id: str = "req-1") -> None:
+    """Build the probe app now (so its handler writes to the captured stderr) and send one request."""
+    app = create_probe_app(settings)
+    async with app.test_app():
+        await app.test_client().get(path, headers={"X-Request-ID": request_id})
+
+
+async def test_text_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    await serve_one({"LOG_FORMAT": "text"}, "/probes/request-id")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith(" INFO myservice [req-1] handling with an extra")
+    assert lines[1].endswith(
+        " INFO myservice.access [req-1] GET /probes/request-id 200 " + lines[1].split()[-2] + " ms"
+    )
+    assert len(lines) == 2
+
+
+async def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    await serve_one({"LOG_FORMAT": "json"}, "/probes/request-id")
+    view, access = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert view.keys() == {"timestamp", "level", "logger", "message", "request_id", "order"}
+    assert (view["level"], view["logger"], view["request_id"], view["order"]) == ("INFO", "myservice", "req-1", 42)
+    assert view["timestamp"].endswith("+00:00")
+    expected = {"logger": "myservice.access", "method": "GET", "path": "/probes/request-id", "status": 200}
+    assert access.items() >= expected.items()
+    assert isinstance(access["duration_ms"], float)
+    assert access["request_id"] == "req-1"
+
+
+async def test_json_exception_has_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    await serve_one({"LOG_FORMAT": "json"}, "/probes/boom")
+    error, access = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert (error["level"], error["request_id"], access["status"]) == ("ERROR", "req-1", 500)
+    assert "Traceback" in error["exception"]
+    assert "secret database password" in error["exception"]
+
+
+async def test_log_level_hides_lower_levels(capsys: pytest.CaptureFixture[str]) -> None:
+    await serve_one({"LOG_LEVEL": "WARNING"}, "/probes/request-id")
+    assert capsys.readouterr().err == ""
+
+
+def test_configuring_twice_keeps_one_handler() -> None:
+    configure_logging("INFO", "text")
+    configure_logging("DEBUG", "json")
+    ours = [handler for handler in logging.getLogger().handlers if handler.name == HANDLER_NAME]
+    assert len(ours) == 1
+    assert logging.getLogger().level == logging.DEBUG

@@ -1,0 +1,16 @@
+"""The metrics blueprint: Prometheus scrapes /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from quart import Blueprint, Response
+
+from myservice.metrics import exposition
+
+metrics = Blueprint("metrics", __name__)
+
+
+@metrics.get("/metrics")
+async def get_metrics() -> Response:
+    """Every metric in the Prometheus text exposition format."""
+    return Response(exposition(), content_type=CONTENT_TYPE_LATEST)
