@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 SCRIPT_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean rename blueprint
+.PHONY: help install run test lint format clean rename blueprint update-template
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,3 +46,6 @@ rename: ## Rename the service: make rename NAME=billing [DRY_RUN=1 only prints w
 
 blueprint: ## New blueprint with its test: make blueprint NAME=orders -> /orders
 	$(SCRIPT_PYTHON) -m scripts.blueprint "$(NAME)"
+
+update-template: ## Merge template changes into this renamed service [SOURCE=<url or path>] [REF=<branch>] [DRY_RUN=1]
+	$(SCRIPT_PYTHON) -m scripts.update_template $(if $(SOURCE),--source "$(SOURCE)") $(if $(REF),--ref "$(REF)") $(if $(DRY_RUN),--dry-run)

@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scripts.origin import ORIGIN, origin_text, renamed_origin
+
 # Not the project's own text: version control (a worktree's .git is a file), virtualenvs, caches, builds.
 SKIPPED_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "build", "dist", "__pycache__", ".tox", ".nox"}
 SKIPPED_SUFFIXES = (".egg-info", "_cache")
@@ -29,11 +31,11 @@ class RenameError(Exception):
 
 @dataclass
 class Plan:
-    """Everything a rename will do: new text per file, then path moves (deepest first)."""
+    """Everything a rename will do: old (None: no file yet) and new bytes per file, then moves (deepest first)."""
 
     old: str
     new: str
-    writes: dict[Path, tuple[bytes, bytes]] = field(default_factory=dict)
+    writes: dict[Path, tuple[bytes | None, bytes]] = field(default_factory=dict)
     moves: list[tuple[Path, Path]] = field(default_factory=list)
 
 
@@ -109,7 +111,7 @@ def plan_rename(root: Path, old: str, new: str) -> Plan:
     plan = Plan(old, new)
     paths = project_paths(root)
     for path in paths:
-        if path.is_file():
+        if path.is_file() and path != root / ORIGIN:  # it names the template on purpose
             plan_write(plan, path)
     for path in reversed(paths):  # children before their folder
         target = path.with_name(replace_name(path.name, old, new))
@@ -147,8 +149,20 @@ def apply(plan: Plan) -> None:
         for source, target in reversed(moved):
             target.rename(source)
         for path in written:
-            write_file(path, plan.writes[path][0])
+            before = plan.writes[path][0]
+            if before is None:
+                path.unlink()
+            else:
+                write_file(path, before)
         raise
+
+
+def plan_origin(plan: Plan, root: Path) -> None:
+    """Add the update of `.template`, the record of where the service came from, to the plan."""
+    origin = renamed_origin(root, plan.old, plan.new)
+    if origin:
+        path = root / ORIGIN
+        plan.writes[path] = (path.read_bytes() if path.is_file() else None, origin_text(origin))
 
 
 def write_file(path: Path, data: bytes) -> None:
@@ -179,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         old = current_name(root)
         check_name(root, old, args.name)
         plan = plan_rename(root, old, args.name)
+        plan_origin(plan, root)
         if not args.dry_run:
             apply(plan)
     except (RenameError, OSError) as error:
