@@ -5,9 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 PYTEST_ARGS ?=
+# rename and blueprint are stdlib only: the venv's python when there is one (it knows the installed packages).
+SCRIPT_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean
+.PHONY: help install run test lint format clean rename blueprint update-template
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,3 +40,12 @@ format: install ## Rewrite the code in the house style
 clean: ## Remove .venv, caches and build files
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+rename: ## Rename the service: make rename NAME=billing [DRY_RUN=1 only prints what would change]
+	$(SCRIPT_PYTHON) -m scripts.rename "$(NAME)" $(if $(DRY_RUN),--dry-run)
+
+blueprint: ## New blueprint with its test: make blueprint NAME=orders -> /orders
+	$(SCRIPT_PYTHON) -m scripts.blueprint "$(NAME)"
+
+update-template: ## Merge template changes into this renamed service [SOURCE=<url or path>] [REF=<branch>] [DRY_RUN=1]
+	$(SCRIPT_PYTHON) -m scripts.update_template $(if $(SOURCE),--source "$(SOURCE)") $(if $(REF),--ref "$(REF)") $(if $(DRY_RUN),--dry-run)

@@ -13,6 +13,8 @@ import yaml
 from myservice import create_app
 from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, validate
 
+from .conftest import REPO
+
 ASSETS = Path(__file__).parent / "assets"
 DEFAULTS = {key: setting.default for key, setting in SCHEMA.items()}
 TWIN_VALUES = {"DEBUG": True, "LOG_LEVEL": "WARNING", "MAX_CONTENT_LENGTH": 2048}
@@ -177,7 +179,7 @@ def test_settings_error_exits_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yml"
     path.write_text("DEBUG: true\nLOG_LEVEL: LOUD\n")
     code = "from myservice import create_app; create_app()"
-    env = {"PATH": "", "QUART_SETTINGS": str(path)}
+    env = {"PATH": "", "QUART_SETTINGS": str(path), "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert (

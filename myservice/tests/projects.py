@@ -1,0 +1,89 @@
+"""Helpers for tests of the repository scripts: small fake projects, copies of this repo, subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from scripts.rename import current_name, project_paths
+
+from .conftest import REPO
+from .processes import BIN, free_port, get, serving
+
+# Names the tests rename to; the first ones the service does not already have.
+TARGET_NAMES = [name for name in ("billing", "payments", "invoices", "ledger") if name != current_name(REPO)]
+
+
+def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    """Write `files` (relative path -> text or bytes) below `root`, creating folders; return `root`."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file below `root` (hidden and skipped folders too) by relative path, with its bytes."""
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+def text_files(root: Path) -> dict[str, str]:
+    """Every UTF-8 file below `root` by relative path, with its text."""
+    found = {}
+    for name, data in snapshot(root).items():
+        try:
+            found[name] = data.decode()
+        except UnicodeDecodeError:
+            continue
+    return found
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy this repository's files (tracked and untracked, not ignored; never .venv) into `dest`."""
+    if (REPO / ".git").exists():
+        listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO).stdout
+        names = [REPO / name for name in listed.split("\0") if name]
+    else:
+        names = project_paths(REPO)
+    for path in names:
+        if path.is_file():
+            (dest / path.relative_to(REPO)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest / path.relative_to(REPO))
+    return dest
+
+
+def run(command: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `command` in `cwd` and return what it printed, without raising on a failure."""
+    merged = {**os.environ, **(env or {})}
+    return subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=120, check=False)
+
+
+def run_project_tests(root: Path) -> subprocess.CompletedProcess[str]:
+    """The project's own fast tests, in a subprocess that imports the project's package from `root`."""
+    command = [sys.executable, "-m", "pytest", "-q", "-rA", "-m", "not slow", "-p", "no:cacheprovider"]
+    return run(command, root, env={"PYTHONPATH": str(root)})
+
+
+def make(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run make in `root`: with its own Makefile if it has one, else with this repo's Makefile and scripts."""
+    if (root / "Makefile").is_file():
+        return run(["make", "--no-print-directory", *args], root)
+    return run(["make", "--no-print-directory", "-f", str(REPO / "Makefile"), *args], root, {"PYTHONPATH": str(REPO)})
+
+
+def serve_json(root: Path, app: str, path: str) -> tuple[int, str, object]:
+    """`QUART_APP=<app> quart run` with `root` importable: GET `path`, and return status, content type and JSON."""
+    port = free_port()
+    command = [str(BIN / "quart"), "run", "--port", str(port)]
+    with serving(command, f"http://127.0.0.1:{port}{path}", env={"QUART_APP": app, "PYTHONPATH": str(root)}, cwd=root):
+        status, headers, body = get(f"http://127.0.0.1:{port}{path}")
+    return status, headers["content-type"], json.loads(body)

@@ -1,0 +1,245 @@
+"""`make rename NAME=...` (scripts/rename.py): validation, dry run, rollback, and renaming a copy of this repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scripts import rename
+from scripts.rename import current_name
+
+from .conftest import REPO
+from .processes import BIN
+from .projects import (
+    TARGET_NAMES,
+    copy_repo,
+    make,
+    run,
+    run_project_tests,
+    serve_json,
+    snapshot,
+    text_files,
+    write_tree,
+)
+
+OLD = current_name(REPO)
+NEW, SECOND = TARGET_NAMES[:2]
+
+FAKE: dict[str, str | bytes] = {
+    "oldname/__init__.py": "from oldname.app import create_app\n",
+    "oldname/app.py": 'PREFIX = "OLDNAME_"\n\n\nclass OldnameError(Exception):\n    """Oldname failed."""\n',
+    "oldname/tests/test_app.py": "import oldname\n",
+    "deploy/oldname.yaml": "name: oldname\nenv: OLDNAME_LOG_LEVEL\n",
+    "setup.py": 'setup(name="oldname")\n',
+    "README.md": "# Oldname\n",
+    "notes.txt": "nothing to see\n",
+    "logo.bin": b"\xff\xfeoldname\x00",
+    ".git/config": "oldname\n",
+    ".venv/lib/oldname.py": "oldname\n",
+    "env/pyvenv.cfg": "home = /usr\n",
+    "env/oldname.py": "oldname\n",
+    "oldname.egg-info/PKG-INFO": "Name: oldname\n",
+    "oldname/__pycache__/app.cpython-311.pyc": "oldname\n",
+}
+
+
+@pytest.fixture(name="project")
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A small project whose package is `oldname`, as the current folder."""
+    root = write_tree(tmp_path / "project", FAKE)
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_rename_replaces_every_case_and_moves_paths(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rename.main(["newname"]) == 0
+    files = text_files(project)
+    assert files["newname/__init__.py"] == "from newname.app import create_app\n"
+    assert (
+        files["newname/app.py"]
+        == 'PREFIX = "NEWNAME_"\n\n\nclass NewnameError(Exception):\n    """Newname failed."""\n'
+    )
+    assert files["deploy/newname.yaml"] == "name: newname\nenv: NEWNAME_LOG_LEVEL\n"
+    assert (files["setup.py"], files["README.md"], files["notes.txt"]) == (
+        'setup(name="newname")\n',
+        "# Newname\n",
+        FAKE["notes.txt"],
+    )
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "move deploy/oldname.yaml -> deploy/newname.yaml",
+        "move oldname -> newname",
+        "renamed oldname to newname: files changed: 6, paths moved: 2",
+    ]
+
+
+def test_rename_leaves_binary_files_and_tool_folders_alone(project: Path) -> None:
+    before = snapshot(project)
+    assert rename.main(["newname"]) == 0
+    after = snapshot(project)
+    untouched = ["logo.bin", ".git/config", ".venv/lib/oldname.py", "env/oldname.py", "oldname.egg-info/PKG-INFO"]
+    assert {name: after[name] for name in untouched} == {name: before[name] for name in untouched}
+    assert after["newname/__pycache__/app.cpython-311.pyc"] == b"oldname\n"  # moved with its folder, not edited
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "no name given: run make rename NAME=<new name>, e.g. make rename NAME=billing"),
+        ("Billing", "invalid name 'Billing': use a lowercase letter, then lowercase letters, digits or _"),
+        ("2fast", "invalid name '2fast': use a lowercase letter, then lowercase letters, digits or _"),
+        ("new-name", "invalid name 'new-name': use a lowercase letter, then lowercase letters, digits or _"),
+        ("class", "invalid name 'class': it is a Python keyword or builtin"),
+        ("match", "invalid name 'match': it is a Python keyword or builtin"),
+        ("list", "invalid name 'list': it is a Python keyword or builtin"),
+        ("json", "invalid name 'json': it is a module of Python's standard library"),
+        ("quart", "invalid name 'quart': it is an installed or required package"),
+        ("yaml", "invalid name 'yaml': it is an installed or required package"),
+        ("pytest", "invalid name 'pytest': it is an installed or required package"),
+        ("werkzeug", "invalid name 'werkzeug': it is an installed or required package"),
+        ("oldname", "invalid name 'oldname': the service is already called 'oldname'"),
+        ("deploy", "invalid name 'deploy': deploy already uses it"),
+        ("notes", "invalid name 'notes': notes.txt already uses it"),
+    ],
+)
+def test_rename_refuses_bad_name_and_changes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str], name: str, message: str
+) -> None:
+    before = snapshot(project)
+    assert rename.main([name]) == 1
+    assert capsys.readouterr() == ("", f"rename: {message}\n")
+    assert snapshot(project) == before
+
+
+def test_rename_refuses_a_name_listed_only_in_requirements(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(project, {"requirements.txt": "# pins\nNot-Installed-Anywhere==1.0\n"})
+    assert rename.main(["not_installed_anywhere"]) == 1
+    assert "it is an installed or required package" in capsys.readouterr().err
+
+
+def test_rename_refuses_a_move_onto_an_existing_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(project, {"docs/oldname_guide.md": "a\n", "docs/newname_guide.md": "b\n"})
+    before = snapshot(project)
+    assert rename.main(["newname"]) == 1
+    assert capsys.readouterr().err == (
+        "rename: cannot move docs/oldname_guide.md: docs/newname_guide.md already exists\n"
+    )
+    assert snapshot(project) == before
+
+
+def test_rename_without_one_package_says_so(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_tree(project, {"other/__init__.py": "", "other/app.py": ""})
+    assert rename.main(["newname"]) == 1
+    assert capsys.readouterr().err == (
+        "rename: cannot tell the service's package: expected one folder with app.py, found ['oldname', 'other']\n"
+    )
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(project)
+    assert rename.main(["newname", "--dry-run"]) == 0
+    assert snapshot(project) == before
+    assert capsys.readouterr().out.splitlines() == [
+        "would change README.md",
+        "would change setup.py",
+        "would change deploy/oldname.yaml",
+        "would change oldname/__init__.py",
+        "would change oldname/app.py",
+        "would change oldname/tests/test_app.py",
+        "would move deploy/oldname.yaml -> deploy/newname.yaml",
+        "would move oldname -> newname",
+        "would rename oldname to newname: files changed: 6, paths moved: 2",
+    ]
+
+
+def test_dry_run_of_this_repo_names_the_package_and_the_env_prefix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert rename.main([NEW, "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert {f"would change {OLD}/settings.py", "would change setup.py", "would change Makefile"} <= set(out)
+    assert f"would move {OLD} -> {NEW}" in out
+
+
+def test_failed_write_rolls_everything_back(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(project)
+    written: list[Path] = []
+    original = rename.write_file
+
+    def fail_third_write(path: Path, data: bytes) -> None:
+        written.append(path)
+        if len(written) == 3:
+            raise OSError(f"disk full writing {path.name}")
+        original(path, data)
+
+    monkeypatch.setattr(rename, "write_file", fail_third_write)
+    assert rename.main(["newname"]) == 1
+    assert capsys.readouterr().err == "rename: disk full writing oldname.yaml\n"
+    assert snapshot(project) == before
+
+
+def test_failed_move_rolls_everything_back(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(project)
+    original = Path.rename
+
+    def fail_package_move(self: Path, target: Path) -> Path:
+        if Path(target).name == "newname":
+            raise PermissionError("package folder is busy")
+        return original(self, target)
+
+    monkeypatch.setattr(Path, "rename", fail_package_move)
+    assert rename.main(["newname"]) == 1
+    assert capsys.readouterr().err == "rename: package folder is busy\n"
+    assert snapshot(project) == before
+
+
+def test_make_rename_without_name_is_refused(project: Path) -> None:
+    result = make(project, "rename")
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        2,
+        "rename: no name given: run make rename NAME=<new name>, e.g. make rename NAME=billing",
+    )
+
+
+def test_make_rename_dry_run(project: Path) -> None:
+    before = snapshot(project)
+    result = make(project, "rename", "NAME=newname", "DRY_RUN=1")
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (
+        0,
+        "would rename oldname to newname: files changed: 6, paths moved: 2",
+    )
+    assert snapshot(project) == before
+
+
+def assert_renamed(root: Path, old: str) -> None:
+    """No file or path below `root` names `old` in any case."""
+    stale = [name for name, text in text_files(root).items() if old in text.lower() or old in name.lower()]
+    assert stale == []
+
+
+@pytest.mark.slow
+def test_make_rename_of_a_copy_passes_its_tests_and_serves(tmp_path: Path) -> None:
+    copy = copy_repo(tmp_path / "copy")
+    result = make(copy, "rename", f"NAME={NEW}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith(f"renamed {OLD} to {NEW}: files changed: ")
+    assert_renamed(copy, OLD)
+    tests = run_project_tests(copy)
+    assert tests.returncode == 0, tests.stdout
+    assert serve_json(copy, NEW, "/") == (200, "application/json", {})
+
+
+@pytest.mark.slow
+def test_make_rename_twice(tmp_path: Path) -> None:
+    copy = copy_repo(tmp_path / "copy")
+    for name in (NEW, SECOND):
+        assert make(copy, "rename", f"NAME={name}").returncode == 0
+    assert_renamed(copy, OLD)
+    assert_renamed(copy, NEW)
+    built = run([str(BIN / "python"), "-c", f"import {SECOND}; print({SECOND}.create_app().name)"], copy)
+    assert (built.returncode, built.stdout) == (0, f"{SECOND}\n"), built.stderr
