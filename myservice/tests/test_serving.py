@@ -15,9 +15,10 @@ from myservice.settings import SettingsError
 
 def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     """Load the configuration afresh with `env` set."""
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    for name in ["PORT", "HOST", "WORKERS", "ROOT_PATH"]:
-        monkeypatch.delenv(name, raising=False)
+    # setenv first, so that monkeypatch also undoes what the configuration itself sets in os.environ.
+    for name in ["PROMETHEUS_MULTIPROC_DIR", "PORT", "HOST", "WORKERS", "ROOT_PATH"]:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     sys.modules.pop("myservice.serving", None)
