@@ -3,16 +3,19 @@ APP := myservice
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PORT ?= 5000
+# PORT has no default here: `make run` defaults it to 5000, `make serve` to 8000.
+# `make serve` runs SERVE_$(SERVER); another server is one more SERVE_<name> line.
+SERVER ?= hypercorn
+SERVE_hypercorn = $(BIN)/hypercorn --config python:$(APP).serving '$(APP):create_app()'
 PYTEST_ARGS ?=
 # rename and blueprint are stdlib only: the venv's python when there is one (it knows the installed packages).
 SCRIPT_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean rename blueprint update-template
+.PHONY: help install run serve test lint format clean rename blueprint update-template
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt setup.py
 	$(PYTHON) -m venv --clear $(VENV)
@@ -23,15 +26,22 @@ install: $(BIN)/.installed ## Create .venv and install the service with its pinn
 
 run: install ## Development server on PORT (default 5000); debug mode follows the settings' DEBUG
 	@debug=$$(QUART_APP=$(APP) $(BIN)/quart settings DEBUG) || exit 1; \
-	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port $(PORT)
+	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port $(or $(PORT),5000)
+
+serve: install ## Production server (Hypercorn) on PORT (default 8000) with WORKERS (default: CPUs), settings.prod.yml
+	$(if $(SERVE_$(SERVER)),,$(error SERVER=$(SERVER) is unknown; expected hypercorn))
+	QUART_SETTINGS=$(or $(QUART_SETTINGS),settings.prod.yml) PORT=$(or $(PORT),8000) exec $(SERVE_$(SERVER))
 
 test: install ## Run the tests with coverage (fails under 90 %); PYTEST_ARGS="-m 'not slow'" skips the slow ones
 	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
-lint: install ## ruff check, ruff format --check, mypy --strict
+lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kubernetes and workflow schemas
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: install ## Rewrite the code in the house style
 	$(BIN)/ruff check --fix .

@@ -80,6 +80,11 @@ def wait_until_up(process: subprocess.Popen[str], url: str) -> None:
     raise AssertionError(f"server did not answer {url} within {STARTUP_SECONDS} s")
 
 
+def children(pid: int) -> list[int]:
+    """The process ids of `pid`'s children (Linux)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def stop(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> str:
     """Signal the process group (a reloader's children too), reap the process, return its output."""
     with suppress(ProcessLookupError):  # it may have exited already

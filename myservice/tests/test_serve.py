@@ -1,13 +1,15 @@
-"""The service served by real processes on 127.0.0.1: Hypercorn, `quart run` and `make run`."""
+"""The service served by real processes on 127.0.0.1: Hypercorn, `quart run`, `make run` and `make serve`."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import REPO
-from .processes import BIN, free_port, get, serving
+from .processes import BIN, children, free_port, get, serving
 
 pytestmark = pytest.mark.slow
 
@@ -136,3 +138,51 @@ def _home_count(exposition: bytes) -> float:
         s for f in families for s in f.samples if s.name == "myservice_http_requests_total" and s.labels == labels
     ]
     return sum(sample.value for sample in samples)
+
+
+GRACEFUL_SECONDS = 3
+
+
+def _make_serve(port: int) -> tuple[list[str], dict[str, str]]:
+    """`make serve` as a user types it, in the venv these tests run in."""
+    return ["make", "--no-print-directory", "serve", f"PORT={port}", "WORKERS=2", f"VENV={sys.prefix}"], {}
+
+
+def _hypercorn_serve(port: int) -> tuple[list[str], dict[str, str]]:
+    """What `make serve` runs, started directly."""
+    env = {"PORT": str(port), "WORKERS": "2", "QUART_SETTINGS": str(REPO / "settings.prod.yml")}
+    return hypercorn_command("myservice:create_app()"), env
+
+
+@pytest.mark.parametrize(
+    ("start", "master"),
+    [
+        pytest.param(
+            _make_serve,
+            lambda pid: children(pid)[0],  # make's only child; make passes on its exit status
+            id="make-serve",
+            marks=pytest.mark.skipif(not _in_fresh_make_venv(), reason="make serve would rebuild the venv"),
+        ),
+        pytest.param(_hypercorn_serve, lambda pid: pid, id="hypercorn"),
+    ],
+)
+def test_two_workers_answer_a_burst_then_exit_0_on_sigterm(
+    tmp_path: Path, start: Callable[[int], tuple[list[str], dict[str, str]]], master: Callable[[int], int]
+) -> None:
+    port = free_port()
+    url, (command, env) = f"http://127.0.0.1:{port}/", start(port)
+    env |= {
+        "HOST": "127.0.0.1",
+        "MYSERVICE_GRACEFUL_TIMEOUT": str(GRACEFUL_SECONDS),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    with serving(command, f"{url}healthz", env=env, cwd=REPO) as server:
+        with ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(lambda _: get(url)[0], range(200), timeout=10))
+        os.kill(master(server.process.pid), signal.SIGTERM)
+        returncode = server.process.wait(timeout=GRACEFUL_SECONDS)
+    assert statuses == [200] * 200
+    assert returncode == 0
+    # settings.prod.yml is in effect: JSON logs, one access line per request.
+    access = [json.loads(line) for line in server.output.splitlines() if '"myservice.access"' in line]
+    assert [line["status"] for line in access if line["path"] == "/"] == [200] * 200

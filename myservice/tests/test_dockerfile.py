@@ -1,0 +1,89 @@
+"""The Dockerfile: its final stage, and its CMD and HEALTHCHECK run as the image would run them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+from .processes import BIN, free_port, serving
+from .test_deploy import pod
+
+
+def final_stage() -> list[tuple[str, str]]:
+    """The final stage's instructions as (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n\s*", "", (REPO / "Dockerfile").read_text())
+    lines = [line.split(None, 1) for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    instructions = [(name.upper(), arguments) for name, arguments in lines]
+    start = max(i for i, (name, _) in enumerate(instructions) if name == "FROM")
+    return instructions[start:]
+
+
+def arguments(name: str) -> list[str]:
+    """The arguments of each of the final stage's `name` instructions."""
+    return [arguments for found, arguments in final_stage() if found == name]
+
+
+def image_env() -> dict[str, str]:
+    """The final stage's ENV variables."""
+    pairs = [pair.split("=", 1) for name, args in final_stage() if name == "ENV" for pair in shlex.split(args)]
+    return dict(pairs)
+
+
+def healthcheck() -> list[str]:
+    """The HEALTHCHECK's command (exec form)."""
+    (check,) = arguments("HEALTHCHECK")
+    command: list[str] = json.loads(check.partition(" CMD ")[2])
+    return command
+
+
+def test_runs_hypercorn_with_the_production_config() -> None:
+    assert [json.loads(cmd) for cmd in arguments("CMD")] == [
+        ["hypercorn", "--config", "python:myservice.serving", "myservice:create_app()"]
+    ]
+    env = image_env()
+    assert (env["PORT"], env["WORKERS"], env["QUART_SETTINGS"]) == ("8000", "1", "/app/settings.prod.yml")
+    assert arguments("EXPOSE") == [env["PORT"]]
+    assert (arguments("WORKDIR"), "settings.prod.yml ./" in arguments("COPY")) == (["/app"], True)
+    assert "/healthz" in healthcheck()[-1]
+
+
+def test_runs_as_the_pods_non_root_user() -> None:
+    user = pod()["securityContext"]
+    assert arguments("USER") == [f"{user['runAsUser']}:{user['runAsGroup']}"]
+    assert user["runAsUser"] != 0
+
+
+def test_context_leaves_out_local_state() -> None:
+    ignored = set((REPO / ".dockerignore").read_text().splitlines())
+    assert {".git", ".venv", "**/__pycache__", ".pytest_cache", ".mypy_cache", "myservice/tests"} <= ignored
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("root_path", ["", "/api"])
+def test_healthcheck_passes_while_the_command_serves(tmp_path: Path, root_path: str) -> None:
+    port = free_port()
+    here = {  # what differs from the image: this venv, a free port on 127.0.0.1, the repo's settings file
+        "ROOT_PATH": root_path,
+        "PATH": str(BIN),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "QUART_SETTINGS": str(REPO / "settings.prod.yml"),
+    }
+    env = image_env() | here
+    command = [str(BIN / "hypercorn"), *json.loads(arguments("CMD")[0])[1:]]
+    with serving(command, f"http://127.0.0.1:{port}{root_path}/healthz", env=env, cwd=tmp_path):
+        assert _check(env) == 0
+    assert _check(env) == 1
+
+
+def _check(env: dict[str, str]) -> int:
+    """Run the HEALTHCHECK command with this Python: its exit status."""
+    command = [sys.executable, *healthcheck()[1:]]
+    return subprocess.run(command, env=env, capture_output=True, timeout=10, check=False).returncode
