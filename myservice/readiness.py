@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import signal
 import threading
 from collections.abc import Awaitable, Callable
@@ -55,11 +56,15 @@ def init_app(app: Quart) -> None:
 
     @app.before_serving
     async def watch_sigterm() -> None:
-        # Chain onto the server's own SIGTERM handler (quart run, Hypercorn with one in-process worker,
-        # uvicorn). Where there is none (a Hypercorn worker process, the tests) leave SIGTERM alone.
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
         server_handler = signal.getsignal(signal.SIGTERM)
-        if callable(server_handler) and threading.current_thread() is threading.main_thread():
+        if callable(server_handler):  # quart run, Hypercorn serving in-process, uvicorn: chain onto it
             previous.append(signal.signal(signal.SIGTERM, _chain(readiness, server_handler)))
+        elif multiprocessing.parent_process() is not None:
+            # A Hypercorn worker process. Its master starts the graceful shutdown through an event, and
+            # SIGTERMs the other workers as soon as the first has drained: let them finish draining too.
+            previous.append(signal.signal(signal.SIGTERM, _chain(readiness, _drain_anyway)))
 
     @app.after_serving
     async def stop_serving() -> None:
@@ -80,6 +85,10 @@ def _chain(readiness: Readiness, server_handler: Callable[[int, FrameType | None
         server_handler(signum, frame)
 
     return handler
+
+
+def _drain_anyway(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM in a worker whose master is shutting down: the graceful shutdown is already under way."""
 
 
 async def _run_check(name: str, check: Check, timeout: float) -> str:

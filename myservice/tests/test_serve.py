@@ -115,19 +115,44 @@ def test_sigterm_lets_the_slow_request_finish(tmp_path: Path) -> None:
     assert lifespan.read_text() == "opened\nclosed\n"
 
 
+def test_sigterm_with_two_workers_lets_every_slow_request_finish(tmp_path: Path) -> None:
+    # Hypercorn's master SIGTERMs the other workers once the first has drained; they must drain too.
+    port = free_port()
+    env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "MYSERVICE_GRACEFUL_TIMEOUT": "5"}
+    env |= {"PROBE_SLOW_SECONDS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    with serving(hypercorn_command(), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
+        with ThreadPoolExecutor(8) as pool:
+            slow = [pool.submit(get, f"http://127.0.0.1:{port}/probes/slow", 10) for _ in range(8)]
+            time.sleep(0.7)
+            server.process.send_signal(signal.SIGTERM)
+            statuses = [future.result(timeout=15)[0] for future in slow]
+        returncode = server.process.wait(timeout=10)
+    assert statuses == [200] * 8
+    assert returncode == 0
+
+
 def test_metrics_add_up_over_two_workers(tmp_path: Path) -> None:
     port, shared = free_port(), tmp_path / "metrics"
     shared.mkdir()
     env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    sent = 0
     with serving(
         hypercorn_command("myservice:create_app()"), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path
     ):
-        for _ in range(40):
-            assert get(f"http://127.0.0.1:{port}/")[0] == 200
+        with ThreadPoolExecutor(10) as pool:
+            # Concurrent batches until both workers have answered some (bounded: 20 batches at most).
+            while sent < 40 or (sent < 400 and len(_workers_with_counters(shared)) < 2):
+                batch = list(pool.map(lambda _: get(f"http://127.0.0.1:{port}/")[0], range(20)))
+                assert batch == [200] * 20
+                sent += 20
         counted = [_home_count(get(f"http://127.0.0.1:{port}/metrics")[2]) for _ in range(6)]
-    workers = {path.stem.rpartition("_")[2] for path in shared.glob("counter_*.db")}
-    assert len(workers) == 2, "both workers must have answered requests for this test to mean anything"
-    assert counted == [40.0] * 6
+    assert len(_workers_with_counters(shared)) == 2, "both workers must answer for this test to mean anything"
+    assert counted == [float(sent)] * 6
+
+
+def _workers_with_counters(shared: Path) -> set[str]:
+    """The pids of the workers that wrote counters into the shared metrics folder."""
+    return {path.stem.rpartition("_")[2] for path in shared.glob("counter_*.db")}
 
 
 def _home_count(exposition: bytes) -> float:
