@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import errors, logs, metrics, readiness, request_id, security
+from myservice import errors, logs, metrics, middleware, readiness, security
 from myservice.settings import SERVICE, Source, load_settings, settings_command
 from myservice.views import find_blueprints
 
@@ -19,12 +19,12 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     """
     app = Quart(name, static_folder=None)
     app.config.update(load_settings(settings))
-    request_id.init_app(app)
     logs.init_app(app)
     metrics.init_app(app)
     security.init_app(app)
     readiness.init_app(app)
     errors.init_app(app)
+    middleware.init_app(app)
     for blueprint in find_blueprints() if blueprints is None else blueprints:
         app.register_blueprint(blueprint)
     app.cli.add_command(settings_command)

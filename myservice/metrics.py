@@ -8,10 +8,9 @@ With several Hypercorn workers each worker is its own process: PROMETHEUS_MULTIP
 from __future__ import annotations
 
 import os
-import time
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
-from quart import Quart, Response, g, request
+from quart import Quart
 
 from myservice.settings import SERVICE
 
@@ -23,10 +22,7 @@ IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled.", namespac
 
 
 def init_app(app: Quart) -> None:
-    """Count and time every request."""
-    app.before_request(_start)
-    app.after_request(_observe)
-    app.teardown_request(_finish)
+    """Drop a worker's live gauges when it stops. (Requests are counted by myservice.middleware.)"""
     app.after_serving(_forget_process)
 
 
@@ -39,22 +35,18 @@ def exposition() -> bytes:
     return generate_latest(registry)
 
 
-async def _start() -> None:
-    g.metrics_started = time.perf_counter()
-    IN_FLIGHT.inc()
+def observe(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request and its duration. `route` is the route template, never the raw path,
+    so that ids in URLs do not multiply the series."""
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:  # a label lookup takes a lock and builds tuples: do it once per series
+        children = _children[key] = (REQUESTS.labels(method, route, str(status)), DURATION.labels(route))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
-async def _observe(response: Response) -> Response:
-    # The route template, not the path: ids in URLs must not explode the number of series.
-    route = request.url_rule.rule if request.url_rule else "unmatched"
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    DURATION.labels(route).observe(time.perf_counter() - g.metrics_started)
-    return response
-
-
-async def _finish(_: BaseException | None) -> None:
-    if "metrics_started" in g:
-        IN_FLIGHT.dec()
+_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 
 async def _forget_process() -> None:

@@ -1,36 +1,27 @@
-"""Request ids: the caller's `X-Request-ID` when it is sane, else a new one; echoed on the response."""
+"""Request ids: the caller's `X-Request-ID` when it is sane, else a new one."""
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
+from collections.abc import Iterable
 from contextvars import ContextVar
 
-from quart import Quart, Response, request
-
-HEADER = "X-Request-ID"
+HEADER = b"x-request-id"
 # Bounded and log-safe: no spaces, quotes or control characters can reach a log line or a header.
-SANE = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+SANE = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 
-_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def current_request_id() -> str | None:
     """The id of the request being handled, or None outside a request."""
-    return _request_id.get()
+    return request_id_var.get()
 
 
-def init_app(app: Quart) -> None:
-    """Give every request an id and echo it in the response."""
-    app.before_request(_assign)
-    app.after_request(_echo)
-
-
-async def _assign() -> None:
-    incoming = request.headers.get(HEADER, "")
-    _request_id.set(incoming if SANE.fullmatch(incoming) else uuid.uuid4().hex)
-
-
-async def _echo(response: Response) -> Response:
-    response.headers[HEADER] = _request_id.get() or ""
-    return response
+def choose(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The request's id: its sane `X-Request-ID` header, else 32 random hex digits."""
+    for name, value in headers:
+        if name == HEADER and SANE.fullmatch(value):
+            return value.decode()
+    return os.urandom(16).hex()

@@ -55,6 +55,12 @@ async def get_page() -> tuple[str, int, dict[str, str]]:
     return "<p>hello</p>", 200, {"Content-Type": "text/html; charset=utf-8"}
 
 
+@probes.get("/framed")
+async def get_framed() -> tuple[dict[str, object], int, dict[str, str]]:
+    """A response that sets its own X-Frame-Options."""
+    return {}, 200, {"X-Frame-Options": "SAMEORIGIN"}
+
+
 @probes.get("/slow")
 async def get_slow() -> dict[str, object]:
     """Take PROBE_SLOW_SECONDS, then say whether shutdown began meanwhile."""

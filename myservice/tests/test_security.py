@@ -26,6 +26,12 @@ async def test_html_response_gets_no_data_csp(probe_client: Client) -> None:
     assert "Content-Security-Policy" not in response.headers
 
 
+async def test_header_set_by_the_view_wins(probe_client: Client) -> None:
+    response = await probe_client.get("/probes/framed")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 async def test_cors_off_by_default(client: Client) -> None:
     response = await client.get("/", headers={"Origin": "https://app.example.com"})
     assert response.status_code == 200

@@ -84,6 +84,8 @@ def test_production_config_serves_problem_json_and_json_logs(tmp_path: Path) -> 
     with serving(hypercorn_command(), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/nope", headers={"X-Request-ID": "real-1"})
         status, headers, body = get(request)
+        server.process.send_signal(signal.SIGTERM)  # the access line follows the response: let it be written
+        server.process.wait(timeout=10)
     assert (status, headers["Content-Type"], headers["X-Request-ID"]) == (404, "application/problem+json", "real-1")
     assert (headers["X-Frame-Options"], headers["Server"]) == ("DENY", "hypercorn-h11")
     assert json.loads(body)["request_id"] == "real-1"

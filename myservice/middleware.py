@@ -1,0 +1,65 @@
+"""One pass of ASGI middleware around every HTTP request: its id, the security headers, the access
+log line and the metrics. At the ASGI level this costs a fraction of what four pairs of Quart
+before/after-request hooks cost (see bench/), and it sees every response, errors included."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, Scope
+from quart import Quart, request
+
+from myservice import logs, metrics, security
+from myservice.request_id import choose, request_id_var
+
+ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
+ROUTE = "myservice.route"  # our key in the ASGI scope: the matched route template, for the metrics
+
+
+def init_app(app: Quart) -> None:
+    """Wrap the app's ASGI callable, and note each request's route template for the metrics."""
+    app.asgi_app = RequestMiddleware(app.asgi_app)  # type: ignore[method-assign]  # Quart's middleware hook
+    app.url_value_preprocessor(_remember_route)
+
+
+def _remember_route(endpoint: str | None, values: dict[str, object] | None) -> None:
+    """Quart calls URL value preprocessors on every routed request, cheaply (no coroutine to await)."""
+    if request.url_rule is not None:
+        cast(dict[str, object], request.scope)[ROUTE] = request.url_rule.rule
+
+
+class RequestMiddleware:
+    """Give the request an id, add headers to its response, then log and count it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = choose(scope["headers"])
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500  # if the app never starts a response
+
+        async def send_with_headers(message: ASGISendEvent) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = security.add_headers(list(message["headers"]))
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            metrics.IN_FLIGHT.dec()
+            seconds = time.perf_counter() - started
+            route = cast(dict[str, object], scope).get(ROUTE, "unmatched")
+            metrics.observe(scope["method"], str(route), status, seconds)
+            logs.log_access(scope["method"], scope["path"], status, seconds)
+            request_id_var.reset(token)
