@@ -71,6 +71,8 @@ class Provider(OpenAPIProvider):
         for operations in paths.values():
             for operation in operations.values():
                 operation["responses"] = responses | operation["responses"]
+                if "requestBody" in operation:  # validate_request refuses a request without one
+                    operation["requestBody"]["required"] = True
                 if blueprint:
                     operation.setdefault("tags", [blueprint])
         return paths, components | more_components
