@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from importlib import metadata
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from quart.typing import TestClientProtocol as Client
 from quart_schema import ResponseSchemaValidationError
 
 from myservice import create_app
+from myservice.api import field_errors
 
 from .contract import create_contract_app
 from .test_errors import assert_problem
@@ -215,3 +217,24 @@ async def test_wrong_response_shape_is_a_logged_500(probe_client: Client, caplog
     error = record.exc_info[1]
     assert isinstance(error, ResponseSchemaValidationError)
     assert "count\n  Input should be a valid integer" in str(error.validation_error)
+
+
+def test_error_that_is_not_pydantics_names_the_part() -> None:
+    # quart-schema builds a plain dataclass of headers by calling it: a missing one is a TypeError.
+    found = field_errors("header", TypeError("Caller.__init__() missing 1 required positional argument: 'x_caller'"))
+    assert [asdict(item) for item in found] == [
+        {
+            "loc": ["header"],
+            "msg": "Caller.__init__() missing 1 required positional argument: 'x_caller'",
+            "type": "TypeError",
+        }
+    ]
+
+
+def test_uninstalled_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_found(name: str) -> None:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "metadata", not_found)
+    with pytest.raises(RuntimeError, match=r"myservice is not installed; run `pip install -e \.`"):
+        create_app()
