@@ -15,6 +15,7 @@ setup(
         "pyyaml>=6.0,<7",
         "prometheus-client>=0.20,<1",
         "quart-cors>=0.7,<1",
+        "quart-schema[pydantic]>=0.25,<0.26",
         "uvloop>=0.19; sys_platform != 'win32'",
     ],
 )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import errors, logs, metrics, middleware, readiness, security
+from myservice import api, errors, logs, metrics, middleware, readiness, security
 from myservice.settings import SERVICE, Source, load_settings, settings_command
 from myservice.views import find_blueprints
 
@@ -23,6 +23,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     metrics.init_app(app)
     security.init_app(app)
     readiness.init_app(app)
+    api.init_app(app)
     errors.init_app(app)
     middleware.init_app(app)
     for blueprint in find_blueprints() if blueprints is None else blueprints:

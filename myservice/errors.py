@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from quart import Quart, Request, Response, json
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, UnsupportedMediaType
 
 from myservice.request_id import current_request_id
 
@@ -17,10 +17,15 @@ SERVER_ERROR_DETAIL = "The server could not complete the request; the error is l
 
 
 class JSONRequest(Request):
-    """A request whose malformed JSON body is a 400 saying what is wrong with it."""
+    """A request whose JSON body, when a view asks for one, is a 415 if not sent as JSON, a 400 if malformed."""
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:  # noqa: ANN401  # as Quart's
         """The parsed JSON body; a body that is not UTF-8 is malformed JSON too."""
+        if not (force or silent or self.is_json):  # Quart returns None here; werkzeug (and so Flask) says 415
+            sent = f"as {self.mimetype!r}" if self.mimetype else "without a Content-Type"
+            raise UnsupportedMediaType(
+                f"The request body must be JSON (Content-Type: application/json); it was sent {sent}."
+            )
         try:
             return await super().get_json(force, silent, cache)
         except UnicodeDecodeError as error:

@@ -9,7 +9,9 @@ import asyncio
 import os
 from pathlib import Path
 
+from pydantic.dataclasses import dataclass
 from quart import Blueprint, Quart, abort, current_app, request
+from quart_schema import validate_response
 
 from myservice import create_app
 from myservice.request_id import current_request_id
@@ -66,6 +68,20 @@ async def get_slow() -> dict[str, object]:
     """Take PROBE_SLOW_SECONDS, then say whether shutdown began meanwhile."""
     await asyncio.sleep(float(os.environ.get("PROBE_SLOW_SECONDS", "0.1")))
     return {"shutting_down": current_app.extensions["readiness"].shutting_down}
+
+
+@dataclass
+class Count:
+    """A count."""
+
+    count: int
+
+
+@probes.get("/wrong-shape")
+@validate_response(Count)
+async def get_wrong_shape() -> dict[str, object]:
+    """Return a body that does not match the documented response."""
+    return {"count": "many"}
 
 
 def create_probe_app(settings: dict[str, object] | None = None) -> Quart:

@@ -15,6 +15,8 @@ from quart.typing import TestClientProtocol as Client
 from myservice import create_app
 from myservice.readiness import add_readiness_check
 
+SHUTTING_DOWN = {"status": "shutting down", "checks": {}, "failing": []}
+
 
 async def passing() -> None:
     """A check that passes by returning."""
@@ -94,7 +96,10 @@ async def test_readyz_fails_once_serving_stops() -> None:
     async with app.test_app():
         assert (await app.test_client().get("/readyz")).status_code == 200
     response = await app.test_client().get("/readyz")
-    assert (response.status_code, await response.get_json()) == (503, {"status": "shutting down", "checks": {}})
+    assert (response.status_code, await response.get_json()) == (
+        503,
+        {"status": "shutting down", "checks": {}, "failing": []},
+    )
 
 
 class ServerHandler:
@@ -123,7 +128,10 @@ async def test_sigterm_fails_readyz_first_and_reaches_the_server(server_handler:
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.sleep(0)
         response = await client.get("/readyz")
-        assert (response.status_code, await response.get_json()) == (503, {"status": "shutting down", "checks": {}})
+        assert (response.status_code, await response.get_json()) == (
+            503,
+            {"status": "shutting down", "checks": {}, "failing": []},
+        )
         assert server_handler.calls == [signal.SIGTERM]
         assert (await client.get("/healthz")).status_code == 200
     assert signal.getsignal(signal.SIGTERM) is server_handler

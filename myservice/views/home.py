@@ -1,11 +1,21 @@
 """The home blueprint: the service's root endpoint."""
 
+from __future__ import annotations
+
+from pydantic.dataclasses import dataclass
 from quart import Blueprint
+from quart_schema import validate_response
 
 home = Blueprint("home", __name__)
 
 
+@dataclass
+class Home:
+    """The service's root: an empty object, for now."""
+
+
 @home.get("/")
-async def get_home() -> dict[str, object]:
-    """Return an empty JSON mapping."""
-    return {}
+@validate_response(Home)
+async def get_home() -> Home:
+    """Return an empty JSON object."""
+    return Home()

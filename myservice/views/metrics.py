@@ -6,11 +6,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Blueprint, Response
 
 from myservice.metrics import exposition
+from myservice.openapi import text_response
 
 metrics = Blueprint("metrics", __name__)
 
 
 @metrics.get("/metrics")
+@text_response("Every metric, in the Prometheus text exposition format.")
 async def get_metrics() -> Response:
     """Every metric in the Prometheus text exposition format."""
     return Response(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,88 @@
+"""A test-only blueprint with validated input (JSON body, query string, headers), and an app that mounts it.
+
+It follows the pattern of README "Adding a blueprint"; test_api.py and test_fuzz.py drive it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from annotated_types import Ge, MinLen
+from pydantic.dataclasses import dataclass
+from quart import Blueprint, Quart
+from quart_schema import validate_headers, validate_querystring, validate_request, validate_response
+
+from myservice import create_app
+from myservice.views import find_blueprints
+
+contract = Blueprint("contract", __name__, url_prefix="/contract")
+
+
+@dataclass
+class Address:
+    """Where an order goes."""
+
+    street: str
+    city: str
+
+
+@dataclass
+class Order:
+    """An order to place."""
+
+    item: Annotated[str, MinLen(1)]
+    quantity: Annotated[int, Ge(1)]
+    address: Address
+
+
+@dataclass
+class OrderOptions:
+    """How to place it."""
+
+    dry_run: bool = False
+
+
+@dataclass
+class Receipt:
+    """The order as placed."""
+
+    item: str
+    quantity: int
+    city: str
+    dry_run: bool
+
+
+@dataclass
+class Caller:
+    """Who is calling."""
+
+    x_caller: Annotated[str, MinLen(1)]
+
+
+@dataclass
+class Greeting:
+    """A greeting for the caller."""
+
+    text: str
+
+
+@contract.post("/orders")
+@validate_request(Order)
+@validate_querystring(OrderOptions)
+@validate_response(Receipt)
+async def post_order(data: Order, query_args: OrderOptions) -> Receipt:
+    """Place an order."""
+    return Receipt(data.item, data.quantity, data.address.city, query_args.dry_run)
+
+
+@contract.get("/greeting")
+@validate_headers(Caller)
+@validate_response(Greeting)
+async def get_greeting(headers: Caller) -> Greeting:
+    """Greet the caller named by the X-Caller header."""
+    return Greeting(f"hello, {headers.x_caller}")
+
+
+def create_contract_app(settings: dict[str, object] | None = None) -> Quart:
+    """The service plus the contract routes."""
+    return create_app(blueprints=[*find_blueprints(), contract], settings=settings)

@@ -1,0 +1,240 @@
+"""The API contract: the OpenAPI document, the docs UI, and request/response validation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from importlib import metadata
+from typing import Any, cast
+
+import pytest
+from openapi_spec_validator import validate
+from quart import Blueprint, Quart
+from quart.typing import TestClientProtocol as Client
+from quart_schema import ResponseSchemaValidationError
+
+from myservice import create_app
+from myservice.api import field_errors
+
+from .contract import create_contract_app
+from .test_errors import assert_problem
+
+DOCS_ENDPOINTS = {"openapi", "swagger_ui"}
+ORDER = {"item": "tea", "quantity": 2, "address": {"street": "1 Main St", "city": "Leeds"}}
+
+
+def undocumented(app: Quart, document: dict[str, Any]) -> list[str]:
+    """Each route and method of `app` missing from `document`, or there without a summary, tags or responses."""
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in DOCS_ENDPOINTS:
+            continue
+        path = re.sub(r"<(?:[^:<>]*:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation = document["paths"].get(path, {}).get(method.lower(), {})
+            lacking = [key for key in ("summary", "tags", "responses") if not operation.get(key)]
+            if lacking:
+                missing.append(f"{method} {rule.rule} ({rule.endpoint}) has no {', '.join(lacking)}")
+    return missing
+
+
+async def openapi_document(app: Quart) -> dict[str, Any]:
+    """The document that `app` serves."""
+    response = await app.test_client().get("/openapi.json")
+    assert (response.status_code, response.content_type) == (200, "application/json")
+    document: dict[str, Any] = await response.get_json()
+    return document
+
+
+@pytest.fixture(name="contract_client")
+async def _contract_client() -> AsyncIterator[Client]:
+    """A client of the service plus the validated test-only routes (contract.py); bodies up to 256 bytes."""
+    app = create_contract_app({"TESTING": True, "MAX_CONTENT_LENGTH": 256})
+    async with app.test_app():
+        yield app.test_client()
+
+
+async def test_openapi_document_is_valid_openapi_3(app: Quart) -> None:
+    document = await openapi_document(app)
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    meta = metadata.metadata("myservice")
+    assert document["info"] == {"title": meta["Name"], "version": meta["Version"], "description": meta["Summary"]}
+
+
+async def test_every_route_is_documented(app: Quart) -> None:
+    assert undocumented(app, await openapi_document(app)) == []
+
+
+async def test_an_undocumented_route_is_named() -> None:
+    bare = Blueprint("bare", __name__)
+
+    @bare.get("/bare/<int:number>")
+    async def get_bare(number: int) -> dict[str, int]:
+        return {"number": number}
+
+    app = create_app(blueprints=[bare])
+    async with app.test_app():
+        missing = undocumented(app, await openapi_document(app))
+    assert missing == ["GET /bare/<int:number> (bare.get_bare) has no summary, responses"]
+
+
+async def test_operations_are_named_summarised_and_tagged(app: Quart) -> None:
+    paths = (await openapi_document(app))["paths"]
+    healthz = paths["/healthz"]["get"]
+    assert (healthz["operationId"], healthz["summary"], healthz["tags"]) == (
+        "get_healthz",
+        "Liveness: the process serves requests.",
+        ["health"],
+    )
+    assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
+    metrics = paths["/metrics"]["get"]["responses"]["200"]
+    assert metrics["content"] == {"text/plain": {"schema": {"type": "string"}}}
+
+
+async def test_validated_input_documents_its_problems() -> None:
+    app = create_contract_app()
+    async with app.test_app():
+        paths = (await openapi_document(app))["paths"]
+    order, greeting = paths["/contract/orders"]["post"], paths["/contract/greeting"]["get"]
+    assert set(order["responses"]) == {"200", "400", "413", "415"}
+    assert set(greeting["responses"]) == {"200", "400"}
+    assert order["responses"]["400"]["content"]["application/problem+json"]["schema"]["required"] == [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "request_id",
+    ]
+    assert greeting["parameters"] == [
+        {
+            "name": "x-caller",
+            "in": "header",
+            "required": True,
+            "schema": {"minLength": 1, "title": "X Caller", "type": "string"},
+        }
+    ]
+
+
+async def test_docs_ui(client: Client) -> None:
+    response = await client.get("/docs")
+    assert (response.status_code, response.mimetype) == (200, "text/html")
+    page = await response.get_data(as_text=True)
+    assert "SwaggerUIBundle" in page
+    assert 'url: "/openapi.json"' in page
+    # The page runs the UI's script from a CDN: the no-script policy of data responses is not on it.
+    assert "Content-Security-Policy" not in response.headers
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_docs_ui_can_be_switched_off() -> None:
+    app = create_app(settings={"API_DOCS": False})
+    async with app.test_app():
+        client = app.test_client()
+        docs, document = await client.get("/docs"), await client.get("/openapi.json")
+    await assert_problem(docs, 404, "not found on the server")
+    assert document.status_code == 200
+
+
+async def test_valid_order(contract_client: Client) -> None:
+    response = await contract_client.post("/contract/orders", json=ORDER, query_string={"dry_run": "true"})
+    assert (response.status_code, response.content_type) == (200, "application/json")
+    assert await response.get_json() == {"item": "tea", "quantity": 2, "city": "Leeds", "dry_run": True}
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "errors"),
+    [
+        ({"quantity": 2, "address": ORDER["address"]}, {}, [(["body", "item"], "missing", "Field required")]),
+        (
+            ORDER | {"quantity": "two"},
+            {},
+            [(["body", "quantity"], "int_parsing", "Input should be a valid integer")],
+        ),
+        (ORDER | {"quantity": 0}, {}, [(["body", "quantity"], "greater_than_equal", "greater than or equal to 1")]),
+        (
+            ORDER | {"item": {"name": "tea"}, "address": {"street": ["1"], "city": "Leeds"}},
+            {},
+            [
+                (["body", "item"], "string_type", "Input should be a valid string"),
+                (["body", "address", "street"], "string_type", "Input should be a valid string"),
+            ],
+        ),
+        ([ORDER], {}, [(["body"], "dataclass_type", "Input should be a dictionary or an instance of Order")]),
+        (ORDER, {"dry_run": "perhaps"}, [(["query", "dry_run"], "bool_parsing", "Input should be a valid boolean")]),
+    ],
+    ids=["missing-field", "wrong-type", "out-of-range", "extra-nesting", "not-an-object", "bad-query"],
+)
+async def test_invalid_order(
+    contract_client: Client, body: object, query: dict[str, str], errors: list[tuple[list[object], str, str]]
+) -> None:
+    response = await contract_client.post("/contract/orders", json=body, query_string=query)
+    problem = await assert_problem(response, 400, "The request fails validation: ")
+    found = cast(list[dict[str, Any]], problem["errors"])
+    assert [(item["loc"], item["type"]) for item in found] == [(loc, kind) for loc, kind, _ in errors]
+    assert all(msg in item["msg"] for item, (_, _, msg) in zip(found, errors, strict=True))
+    assert problem["detail"] == "The request fails validation: " + ", ".join(".".join(map(str, e[0])) for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "detail"),
+    [
+        (b"{'item': 'tea'}", "application/json", 400, "The request body is not valid JSON: "),
+        (b"", "application/json", 400, "The request body is not valid JSON: Expecting value"),
+        (
+            b"item=tea&quantity=2",
+            "application/x-www-form-urlencoded",
+            415,
+            "it was sent as 'application/x-www-form-urlencoded'",
+        ),
+        (b"", None, 415, "must be JSON (Content-Type: application/json); it was sent without a Content-Type."),
+        (b'{"item": "' + b"t" * 300 + b'"}', "application/json", 413, "exceeds the capacity limit"),
+    ],
+    ids=["not-json", "empty-json", "wrong-content-type", "empty-no-content-type", "too-large"],
+)
+async def test_unusable_body(
+    contract_client: Client, data: bytes, content_type: str | None, status: int, detail: str
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await contract_client.post("/contract/orders", data=data, headers=headers)
+    await assert_problem(response, status, detail)
+
+
+async def test_invalid_header(contract_client: Client) -> None:
+    missing = await contract_client.get("/contract/greeting")
+    problem = await assert_problem(missing, 400, "The request fails validation: header.x-caller")
+    assert problem["errors"] == [{"loc": ["header", "x-caller"], "msg": "Field required", "type": "missing"}]
+    valid = await contract_client.get("/contract/greeting", headers={"X-Caller": "ops"})
+    assert (valid.status_code, await valid.get_json()) == (200, {"text": "hello, ops"})
+
+
+async def test_wrong_response_shape_is_a_logged_500(probe_client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    response = await probe_client.get("/probes/wrong-shape")
+    await assert_problem(response, 500, "logged under its request id")
+    [record] = [record for record in caplog.records if record.name == "myservice.errors"]
+    assert record.exc_info
+    error = record.exc_info[1]
+    assert isinstance(error, ResponseSchemaValidationError)
+    assert "count\n  Input should be a valid integer" in str(error.validation_error)
+
+
+def test_error_that_is_not_pydantics_names_the_part() -> None:
+    # quart-schema builds a plain dataclass of headers by calling it: a missing one is a TypeError.
+    found = field_errors("header", TypeError("Caller.__init__() missing 1 required positional argument: 'x_caller'"))
+    assert [asdict(item) for item in found] == [
+        {
+            "loc": ["header"],
+            "msg": "Caller.__init__() missing 1 required positional argument: 'x_caller'",
+            "type": "TypeError",
+        }
+    ]
+
+
+def test_uninstalled_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_found(name: str) -> None:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "metadata", not_found)
+    with pytest.raises(RuntimeError, match=r"myservice is not installed; run `pip install -e \.`"):
+        create_app()
