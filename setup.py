@@ -1,10 +1,16 @@
 """Packaging: `pip install -e .` installs the service and its runtime dependencies."""
 
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# Read, not imported: building the package must not need its dependencies.
+VERSION = re.search(r'^__version__ = "(.+)"', Path("myservice/__init__.py").read_text(), re.M)[1]  # type: ignore[index]
 
 setup(
     name="myservice",
-    version="0.1.0",
+    version=VERSION,
     description="A Quart microservice",
     packages=find_packages(exclude=["*.tests", "*.tests.*"]),
     python_requires=">=3.11",

@@ -2,4 +2,5 @@
 
 from myservice.app import create_app
 
-__all__ = ["create_app"]
+__version__ = "0.1.0"  # written only here: setup.py and the OpenAPI document read it
+__all__ = ["__version__", "create_app"]

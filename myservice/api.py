@@ -7,8 +7,8 @@ Each route documents itself: its handler's docstring is the summary, `validate_r
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict
-from importlib import metadata
 
 from pydantic import ValidationError
 from quart import Quart, Response
@@ -17,6 +17,7 @@ from quart_schema.validation import QuerystringValidationError, RequestHeadersVa
 
 from myservice import errors
 from myservice.openapi import FieldError, Provider
+from myservice.settings import SERVICE
 
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
@@ -39,13 +40,9 @@ def init_app(app: Quart) -> None:
 
 
 def package_info() -> Info:
-    """Title, version and description from the installed package's metadata (setup.py), so they follow a rename."""
-    package = __name__.partition(".")[0]
-    try:
-        meta = metadata.metadata(package)
-    except metadata.PackageNotFoundError:
-        raise RuntimeError(f"{package} is not installed; run `pip install -e .` (or `make install`)") from None
-    return Info(title=meta["Name"], version=meta["Version"], description=meta["Summary"])
+    """Title, version and description from the package itself, so they follow a rename and a release."""
+    package = importlib.import_module(SERVICE)
+    return Info(title=SERVICE, version=package.__version__, description=(package.__doc__ or "").splitlines()[0])
 
 
 async def handle_validation_error(error: RequestSchemaValidationError) -> Response:

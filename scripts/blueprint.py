@@ -1,7 +1,8 @@
 """Scaffold a blueprint: `python3 -m scripts.blueprint orders` (what `make blueprint` runs).
 
-Writes `<package>/views/orders.py` (Blueprint "orders" at /orders, one JSON route) and
-`<package>/tests/test_orders.py` (its test). Discovery serves it; nothing else is edited.
+Writes `<package>/views/orders.py` (Blueprint "orders" at /orders, one validated, documented JSON
+route: a query dataclass, a response dataclass) and `<package>/tests/test_orders.py` (its happy
+path and a validation error). Discovery serves it; nothing else is edited.
 """
 
 from __future__ import annotations
@@ -14,15 +15,36 @@ from scripts.rename import RenameError, check_identifier, current_name
 
 VIEW = '''"""The {name} blueprint."""
 
+from __future__ import annotations
+
+from pydantic.dataclasses import dataclass
 from quart import Blueprint
+from quart_schema import validate_querystring, validate_response
 
 {name} = Blueprint("{name}", __name__, url_prefix="/{name}")
 
 
+@dataclass
+class {title}Query:
+    """Which of the {name} to list."""
+
+    limit: int = 10
+
+
+@dataclass
+class {title}Page:
+    """A page of the {name}."""
+
+    {name}: list[str]
+    limit: int
+
+
 @{name}.get("/")
-async def list_{name}() -> dict[str, object]:
+@validate_querystring({title}Query)
+@validate_response({title}Page)
+async def list_{name}(query_args: {title}Query) -> {title}Page:
     """List the {name}."""
-    return {{"{name}": []}}
+    return {title}Page({name}=[], limit=query_args.limit)
 '''
 
 TEST = '''"""The {name} blueprint."""
@@ -31,10 +53,16 @@ from quart.typing import TestClientProtocol as Client
 
 
 async def test_list_{name}(client: Client) -> None:
-    response = await client.get("/{name}/")
-    assert response.status_code == 200
-    assert response.content_type == "application/json"
-    assert await response.get_json() == {{"{name}": []}}
+    response = await client.get("/{name}/", query_string={{"limit": "5"}})
+    assert (response.status_code, response.content_type) == (200, "application/json")
+    assert await response.get_json() == {{"{name}": [], "limit": 5}}
+
+
+async def test_list_{name}_with_invalid_limit(client: Client) -> None:
+    response = await client.get("/{name}/", query_string={{"limit": "many"}})
+    assert (response.status_code, response.content_type) == (400, "application/problem+json")
+    problem = await response.get_json()
+    assert [error["loc"] for error in problem["errors"]] == [["query", "limit"]]
 '''
 
 
@@ -47,7 +75,7 @@ def scaffold(root: Path, name: str) -> list[Path]:
         if path.exists():
             raise RenameError(f"blueprint {name!r} exists already: {path.relative_to(root)}")
     for path, template in files.items():
-        path.write_text(template.format(name=name))
+        path.write_text(template.format(name=name, title=name.title().replace("_", "")))
     return list(files)
 
 

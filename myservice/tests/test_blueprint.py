@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from quart import Quart
 
+from myservice import create_app
 from scripts import blueprint
 from scripts.rename import current_name
 
@@ -44,15 +44,17 @@ async def test_scaffold_is_served_and_its_test_passes(project: Path, capsys: pyt
         "/orders",
         "List the orders.",
     )
-    app = Quart(__name__)
-    app.register_blueprint(views.orders)
-    response = await app.test_client().get("/orders/")
-    assert (response.status_code, response.content_type, await response.get_json()) == (
-        200,
-        "application/json",
-        {"orders": []},
-    )
-    await importlib.import_module(f"{PACKAGE}.tests.test_orders").test_list_orders(app.test_client())
+    app = create_app(blueprints=[views.orders], settings={"TESTING": True})
+    async with app.test_app():
+        response = await app.test_client().get("/orders/")
+        assert (response.status_code, response.content_type, await response.get_json()) == (
+            200,
+            "application/json",
+            {"orders": [], "limit": 10},
+        )
+        tests = importlib.import_module(f"{PACKAGE}.tests.test_orders")
+        await tests.test_list_orders(app.test_client())
+        await tests.test_list_orders_with_invalid_limit(app.test_client())
 
 
 @pytest.mark.parametrize(
@@ -107,4 +109,4 @@ def test_make_blueprint_in_a_copy_lints_passes_its_tests_and_serves(tmp_path: Pa
     tests = run_project_tests(copy)
     assert tests.returncode == 0, tests.stdout
     assert f"PASSED {package}/tests/test_orders.py::test_list_orders" in tests.stdout.splitlines()
-    assert serve_json(copy, package, "/orders/") == (200, "application/json", {"orders": []})
+    assert serve_json(copy, package, "/orders/") == (200, "application/json", {"orders": [], "limit": 10})
