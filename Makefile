@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 SERVER ?= hypercorn
 SERVE_hypercorn = $(BIN)/hypercorn --config python:$(APP).serving '$(APP):create_app()'
 PYTEST_ARGS ?=
+# The slow end-to-end tests (real servers, renamed copies, fuzzing) run in CI (CI=true) and with SLOW=1.
+SLOW ?= $(CI)
 # rename and blueprint are stdlib only: the venv's python when there is one (it knows the installed packages).
 SCRIPT_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
@@ -32,8 +34,8 @@ serve: install ## Production server (Hypercorn) on PORT (default 8000) with WORK
 	$(if $(SERVE_$(SERVER)),,$(error SERVER=$(SERVER) is unknown; expected hypercorn))
 	QUART_SETTINGS=$(or $(QUART_SETTINGS),settings.prod.yml) PORT=$(or $(PORT),8000) exec $(SERVE_$(SERVER))
 
-test: install ## Run the tests with coverage (fails under 90 %); PYTEST_ARGS="-m 'not slow'" skips the slow ones
-	$(BIN)/pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+test: install ## Tests with coverage (fails under 90 %); the slow end-to-end ones only with SLOW=1 or in CI
+	$(BIN)/pytest --cov --cov-report=term-missing $(if $(SLOW),,-m "not slow") $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kubernetes and workflow schemas
 	$(BIN)/ruff check .

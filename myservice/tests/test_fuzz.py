@@ -18,6 +18,7 @@ from schemathesis.core.result import Ok
 from .contract import create_contract_app
 
 MAX_EXAMPLES = 25
+pytestmark = pytest.mark.slow  # a few seconds: runs in CI and with `make test SLOW=1`
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))
