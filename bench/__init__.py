@@ -1,1 +1,0 @@
-"""`make bench`: the service against a bare Quart app, on the same server, in the same run."""
