@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 # `make serve` runs SERVE_$(SERVER); another server is one more SERVE_<name> line.
 SERVER ?= hypercorn
 SERVE_hypercorn = $(BIN)/hypercorn --config python:$(APP).serving '$(APP):create_app()'
+SERVE_uvicorn = $(BIN)/python -m $(APP).fastlane '$(APP):create_app()'
 PYTEST_ARGS ?=
 # The slow end-to-end tests (real servers, renamed copies, fuzzing) run in CI (CI=true) and with SLOW=1.
 SLOW ?= $(CI)
@@ -14,7 +15,7 @@ SLOW ?= $(CI)
 SCRIPT_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test lint format clean rename blueprint update-template
+.PHONY: help install run serve test lint format clean rename blueprint update-template bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,8 +31,8 @@ run: install ## Development server on PORT (default 5000); debug mode follows th
 	@debug=$$(QUART_APP=$(APP) $(BIN)/quart settings DEBUG) || exit 1; \
 	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port $(or $(PORT),5000)
 
-serve: install ## Production server (Hypercorn) on PORT (default 8000) with WORKERS (default: CPUs), settings.prod.yml
-	$(if $(SERVE_$(SERVER)),,$(error SERVER=$(SERVER) is unknown; expected hypercorn))
+serve: install ## Production server (Hypercorn; SERVER=uvicorn for the fast lane) on PORT (default 8000) with WORKERS (default: CPUs), settings.prod.yml
+	$(if $(SERVE_$(SERVER)),,$(error SERVER=$(SERVER) is unknown; expected hypercorn or uvicorn))
 	QUART_SETTINGS=$(or $(QUART_SETTINGS),settings.prod.yml) PORT=$(or $(PORT),8000) exec $(SERVE_$(SERVER))
 
 test: install ## Tests with coverage (fails under 90 %); the slow end-to-end ones only with SLOW=1 or in CI
@@ -44,6 +45,9 @@ lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kuber
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app [ROUNDS= DURATION= WORKERS= SERVERS=]
+	$(BIN)/python -m bench.bench
 
 format: install ## Rewrite the code in the house style
 	$(BIN)/ruff check --fix .

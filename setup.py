@@ -23,5 +23,7 @@ setup(
         "quart-cors>=0.7,<1",
         "quart-schema[pydantic]>=0.25,<0.26",
         "uvloop>=0.19; sys_platform != 'win32'",
+        "uvicorn>=0.30,<1",  # the fast lane: `make serve SERVER=uvicorn`
+        "httptools>=0.6,<1",
     ],
 )

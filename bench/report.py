@@ -1,0 +1,81 @@
+"""The results of a bench run as Markdown: the machine, the command, the tables, the ratios."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.load import LoadResult
+from bench.servers import Target
+
+PATHS = ("/", "/healthz")
+
+
+@dataclass(frozen=True)
+class Results:
+    """Every measurement of one run, in the order taken; keys are (target name, path)."""
+
+    targets: Sequence[Target]
+    load: dict[tuple[str, str], list[LoadResult]]
+    cold_starts: dict[str, list[float]]
+    setup: dict[str, str]
+
+
+def machine() -> dict[str, str]:
+    """The CPU model, the cores, Python and the date (UTC) of this run."""
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [
+        line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+    ]
+    return {
+        "CPU": models[0] if models else platform.processor() or platform.machine(),
+        "cores": str(os.cpu_count()),
+        "Python": f"{platform.python_implementation()} {platform.python_version()}",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median of the round-by-round ratios (rounds alternate, so each pair saw the same machine)."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True) if d)
+
+
+def ratios(results: Results) -> list[tuple[str, float]]:
+    """Skeleton / bare on the first server, other servers / the first for the skeleton, cold start."""
+    first, bare = results.targets[0], results.targets[1]
+    rows = []
+    for other in [bare, *results.targets[2:]]:
+        top, bottom = (first, bare) if other is bare else (other, first)
+        label = f"{top.name} / {bottom.name}"
+        for path in PATHS:
+            rates = [[r.requests_per_second for r in results.load[t.name, path]] for t in (top, bottom)]
+            rows.append((f"req/s {label}, GET {path}", ratio(*rates)))
+    skeleton, baseline = results.cold_starts[first.name], results.cold_starts[bare.name]
+    rows.append((f"cold start {first.name} / {bare.name}", statistics.median(skeleton) / statistics.median(baseline)))
+    return rows
+
+
+def markdown(results: Results) -> str:
+    """The whole report."""
+    lines = ["# make bench", ""]
+    lines += [f"- {key}: {value}" for key, value in {**machine(), **results.setup}.items()]
+    lines += ["", "| server + app | path | req/s | p50 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|"]
+    for target in results.targets:
+        for path in PATHS:
+            runs = results.load[target.name, path]
+            rate, p50, p99 = (
+                statistics.median(getattr(r, f) for r in runs) for f in ("requests_per_second", "p50_ms", "p99_ms")
+            )
+            errors = sum(r.errors for r in runs)
+            lines.append(f"| {target.name} | GET {path} | {rate:,.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
+    lines += ["", "| cold start (process start to first 200 on /healthz) | median s | runs |", "|---|---:|---:|"]
+    for name, seconds in results.cold_starts.items():
+        lines.append(f"| {name} | {statistics.median(seconds):.2f} | {len(seconds)} |")
+    lines += ["", "| ratio (median over rounds) | value |", "|---|---:|"]
+    lines += [f"| {label} | {value:.2f}x |" for label, value in ratios(results)]
+    return "\n".join(lines) + "\n"

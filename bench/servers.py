@@ -1,0 +1,97 @@
+"""Start the service or the bare app exactly as `make serve` would, and time how fast it comes up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICE_APP = "'myservice:create_app()'"
+BARE_APP = "'bench.bare:create_app()'"
+STARTUP_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server serving one app: the full skeleton or the bare baseline."""
+
+    server: str
+    bare: bool
+
+    @property
+    def name(self) -> str:
+        """E.g. "hypercorn skeleton"."""
+        return f"{self.server} {'bare' if self.bare else 'skeleton'}"
+
+
+def serve_line(target: Target, port: int) -> str:
+    """The shell line `make serve SERVER=...` runs (asked of make itself), serving the target's app."""
+    make = ["make", "--no-print-directory", "--dry-run", "serve", f"SERVER={target.server}", f"PORT={port}"]
+    make.append(f"VENV={sys.prefix}")  # the venv running this script, as `make bench` runs it
+    line = subprocess.run(make, cwd=REPO, capture_output=True, text=True, check=True, timeout=30).stdout
+    line = line.strip().splitlines()[-1]
+    if SERVICE_APP not in line:
+        raise RuntimeError(f"make serve no longer serves {SERVICE_APP}: {line}")
+    return line.replace(SERVICE_APP, BARE_APP) if target.bare else line
+
+
+@dataclass(frozen=True)
+class Running:
+    """A started server process and when it was started (time.monotonic)."""
+
+    process: subprocess.Popen[bytes]
+    started_at: float
+
+
+@contextmanager
+def started(target: Target, port: int, env: dict[str, str], pin: list[str]) -> Iterator[Running]:
+    """Run the target in its own process group (logs to a temp file) and kill the group afterwards."""
+    line = serve_line(target, port)
+    with tempfile.TemporaryFile() as log:
+        started_at = time.monotonic()
+        process = subprocess.Popen(
+            [*pin, "sh", "-c", line],
+            cwd=REPO,
+            env={**os.environ, **env, "HOST": "127.0.0.1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield Running(process, started_at)
+        except Exception:
+            log.seek(0)
+            print(f"--- {target.name} printed:\n{log.read()[-3000:].decode(errors='replace')}", file=sys.stderr)
+            raise
+        finally:
+            with suppress(ProcessLookupError):  # it may have exited already
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STARTUP_SECONDS)
+
+
+def wait_until_up(running: Running, url: str) -> float:
+    """Poll `url` until it answers 200: the seconds since the server started. Bounded by STARTUP_SECONDS."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise RuntimeError(f"the server exited with status {running.process.returncode}")
+        with suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return time.monotonic() - running.started_at
+        time.sleep(0.01)
+    raise RuntimeError(f"no answer from {url} within {STARTUP_SECONDS} s")
+
+
+def cold_start(target: Target, port: int, env: dict[str, str], pin: list[str]) -> float:
+    """Seconds from starting the target's process to its first 200 on /healthz."""
+    with started(target, port, env, pin) as running:
+        return wait_until_up(running, f"http://127.0.0.1:{port}/healthz")

@@ -1,0 +1,83 @@
+"""The fast lane: the same app, settings, logging, shutdown and workers, served by uvicorn.
+
+    python -m myservice.fastlane 'myservice:create_app()'      # what `make serve SERVER=uvicorn` runs
+
+uvicorn parses HTTP in C (httptools) on uvloop: about twice Hypercorn's requests/s (see README,
+"Performance"), without HTTP/2. Options come from `myservice.server`, as for Hypercorn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from myservice.server import KEEP_ALIVE_SECONDS, server_options
+
+# The factory to serve, for every worker: uvicorn's workers import `served_app`, not this script.
+APP_VARIABLE = "FASTLANE_APP"
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]  # scope, receive, send
+
+
+def main(argv: list[str] = sys.argv) -> None:
+    """Serve the app factory named like Hypercorn's argument (`module:factory()`) until SIGTERM or Ctrl-C."""
+    if len(argv) != 2 or not argv[1].endswith("()"):
+        raise SystemExit(f"usage: python -m myservice.fastlane 'module:factory()', not {argv[1:]}")
+    os.environ[APP_VARIABLE] = argv[1]
+    options = server_options()
+    # uvicorn re-raises SIGTERM once it has drained; like Hypercorn, a graceful shutdown exits 0.
+    signal.signal(signal.SIGTERM, _exit_0)
+    uvicorn.run(
+        f"{__name__}:served_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=None,  # uvicorn's loggers go through the service's root handler and format
+        access_log=False,  # the app logs one line per request itself
+        proxy_headers=False,  # as Hypercorn: X-Forwarded-* are not trusted by default
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=int(options.graceful_timeout),
+    )
+
+
+def served_app() -> ASGIApp:
+    """The app of FASTLANE_APP; under ROOT_PATH it sees the path as the proxy sent it, as with Hypercorn."""
+    module, _, factory = os.environ[APP_VARIABLE].removesuffix("()").partition(":")
+    app: ASGIApp = getattr(importlib.import_module(module), factory)()
+    root_path = server_options().root_path
+    logging.getLogger("uvicorn.error").addFilter(_without_color_message)
+    return _under_root_path(app, root_path) if root_path else app
+
+
+def _under_root_path(app: ASGIApp, root_path: str) -> ASGIApp:
+    """Set the scope's root_path but keep its path whole (uvicorn's own root_path would prefix the path)."""
+
+    async def rooted(scope: dict[str, Any], receive: object, send: object) -> None:
+        await app({**scope, "root_path": root_path}, receive, send)
+
+    return rooted
+
+
+def _without_color_message(record: logging.LogRecord) -> bool:
+    """Drop uvicorn's terminal-coloured copy of the message, which would be a field of every JSON line."""
+    record.__dict__.pop("color_message", None)
+    return True
+
+
+def _exit_0(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

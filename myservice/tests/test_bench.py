@@ -1,0 +1,129 @@
+"""`make bench`'s pieces that need no timing: wrk's report, the Python load generator, the report;
+and one bounded end-to-end run. Speed is never asserted: the numbers depend on the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bench.load import LoadResult, parse_wrk, python_load, wrk_command
+from bench.report import PATHS, Results, markdown, ratios
+from bench.servers import Target, serve_line
+
+from .conftest import REPO
+
+WRK_REPORT = """Running 1s test @ http://127.0.0.1:8799/nope
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     6.57ms    3.83ms  26.73ms   77.40%
+    Req/Sec   621.50    141.86   830.00     60.00%
+  Latency Distribution
+     50%  835.00us
+     75%    8.42ms
+     90%   11.81ms
+     99%    1.05s
+  620 requests in 1.00s, 315.02KB read
+  Socket errors: connect 0, read 2, write 1, timeout 4
+  Non-2xx or 3xx responses: 13
+Requests/sec:    618.68
+Transfer/sec:    314.36KB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_in_ms_and_every_error() -> None:
+    assert parse_wrk(WRK_REPORT) == LoadResult(618.68, 0.835, 1050.0, 2 + 1 + 4 + 13, 620)
+
+
+def test_parse_wrk_without_errors() -> None:
+    clean = "\n".join(line for line in WRK_REPORT.splitlines() if "errors" not in line and "Non-2xx" not in line)
+    assert parse_wrk(clean).errors == 0
+
+
+def test_parse_wrk_refuses_other_output() -> None:
+    with pytest.raises(ValueError, match="not a wrk report"):
+        parse_wrk("unable to connect to 127.0.0.1:9 Connection refused")
+
+
+def test_wrk_command_is_one_thread_32_connections_with_latency() -> None:
+    assert wrk_command("http://127.0.0.1:1/", 0.4) == [
+        *["wrk", "-t1", "-c32", "-d1s", "--timeout", "5s", "--latency", "http://127.0.0.1:1/"]
+    ]
+
+
+@asynccontextmanager
+async def tiny_server(status: str) -> AsyncIterator[int]:
+    """A keep-alive HTTP/1.1 server on a free 127.0.0.1 port answering every request with `status` and {}."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(f"HTTP/1.1 {status}\r\ncontent-length: 2\r\n\r\n{{}}".encode())
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await answer(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        yield server.sockets[0].getsockname()[1]
+
+
+async def test_python_load_counts_requests_for_a_bounded_second() -> None:
+    async with tiny_server("200 OK") as port:
+        result = await asyncio.wait_for(python_load("127.0.0.1", port, "/", duration=1, connections=4), 10)
+    assert result.requests > 0
+    assert result.errors == 0
+    assert result.requests_per_second > 0
+    assert 0 < result.p50_ms <= result.p99_ms
+
+
+async def test_python_load_stops_at_its_request_budget_and_counts_error_statuses() -> None:
+    async with tiny_server("503 Service Unavailable") as port:
+        result = await asyncio.wait_for(python_load("127.0.0.1", port, "/", 5, connections=2, max_requests=50), 10)
+    assert (result.requests, result.errors) == (50, 50)
+
+
+def test_serve_line_is_make_serves_with_the_bare_app_swapped_in() -> None:
+    service = serve_line(Target("hypercorn", bare=False), 8123)
+    assert "PORT=8123 exec " in service
+    assert service.endswith("--config python:myservice.serving 'myservice:create_app()'")
+    assert serve_line(Target("hypercorn", bare=True), 8123) == service.replace(
+        "myservice:create_app", "bench.bare:create_app"
+    )
+    assert serve_line(Target("uvicorn", bare=False), 1).endswith("-m myservice.fastlane 'myservice:create_app()'")
+
+
+def test_report_gives_same_round_ratios() -> None:
+    targets = [Target("hypercorn", False), Target("hypercorn", True), Target("uvicorn", False)]
+    rates = {"hypercorn skeleton": [90, 80], "hypercorn bare": [100, 100], "uvicorn skeleton": [180, 200]}
+    load = {(name, path): [LoadResult(r, 1, 2, 0, 10) for r in rs] for name, rs in rates.items() for path in PATHS}
+    cold = {"hypercorn skeleton": [0.6, 0.7, 0.65], "hypercorn bare": [0.5, 0.5, 0.5], "uvicorn skeleton": [0.6]}
+    results = Results(targets, load, cold, {"command": "`make bench`"})
+    assert [round(value, 3) for _, value in ratios(results)] == [0.85, 0.85, 2.25, 2.25, 1.3]
+    text = markdown(results)
+    assert "- command: `make bench`" in text
+    assert "| hypercorn skeleton | GET / | 85 | 1.00 | 2.00 | 0 |" in text
+    assert "| req/s uvicorn skeleton / hypercorn skeleton, GET /healthz | 2.25x |" in text
+
+
+@pytest.mark.slow
+def test_bench_runs_end_to_end_into_a_results_file(tmp_path: Path) -> None:
+    results = tmp_path / "results.md"
+    command = [sys.executable, "-m", "bench.bench", "--rounds", "1", "--duration", "1", "--cold-starts", "1"]
+    command += ["--servers", "hypercorn,uvicorn", "--load", "python", "--results", str(results)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "apt-get install -y wrk" in done.stdout
+    text = results.read_text()
+    assert text in done.stdout
+    for name in ["hypercorn skeleton", "hypercorn bare", "uvicorn skeleton"]:
+        assert f"| {name} | GET /healthz |" in text
+    assert "| req/s hypercorn skeleton / hypercorn bare, GET / |" in text
+    assert "| cold start hypercorn skeleton / hypercorn bare |" in text

@@ -1,0 +1,114 @@
+"""The fast lane: the service on uvicorn, as `make serve SERVER=uvicorn` runs it, in real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from myservice.fastlane import main
+
+from .conftest import REPO
+from .processes import children, free_port, get, serving
+from .test_serve import _in_fresh_make_venv
+
+
+def fastlane(factory: str = "myservice.tests.probes:create_probe_app()") -> list[str]:
+    """The fast lane as the Makefile runs it."""
+    return [sys.executable, "-m", "myservice.fastlane", factory]
+
+
+def env(port: int, **extra: str) -> dict[str, str]:
+    """Production settings, one worker, on 127.0.0.1:`port`."""
+    return {
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WORKERS": "1",
+        "QUART_SETTINGS": str(REPO / "settings.prod.yml"),
+    } | extra
+
+
+@pytest.mark.parametrize("argv", [["fastlane"], ["fastlane", "myservice:create_app"], ["fastlane", "a()", "b()"]])
+def test_fastlane_needs_one_factory_call(argv: list[str]) -> None:
+    with pytest.raises(SystemExit, match=r"usage: python -m myservice.fastlane 'module:factory\(\)'"):
+        main(argv)
+
+
+@pytest.mark.slow
+def test_fastlane_serves_home_metrics_and_json_logs(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serving(fastlane("myservice:create_app()"), f"{url}/healthz", env=env(port), cwd=tmp_path) as server:
+        request = urllib.request.Request(f"{url}/", headers={"X-Request-ID": "lane-1"})
+        status, headers, body = get(request)
+        metrics = get(f"{url}/metrics")
+    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", {})
+    assert (headers["X-Request-ID"], headers["X-Frame-Options"], headers["Server"]) == ("lane-1", "DENY", "uvicorn")
+    assert metrics[0] == 200
+    assert 'myservice_http_requests_total{method="GET",route="/",status="200"} 1.0' in metrics[2].decode()
+    lines = [json.loads(line) for line in server.output.splitlines()]
+    access = [(line["logger"], line["path"], line["status"]) for line in lines if line.get("request_id") == "lane-1"]
+    assert access == [("myservice.access", "/", 200)]
+    assert {line["logger"] for line in lines} == {"uvicorn.error", "myservice.access"}
+    assert not [line for line in lines if "color_message" in line]
+
+
+@pytest.mark.slow
+def test_fastlane_root_path_answers_under_the_prefix_like_hypercorn(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serving(fastlane(), f"{url}/api/healthz", env=env(port, ROOT_PATH="/api"), cwd=tmp_path):
+        home, item = get(f"{url}/api/"), get(f"{url}/api/probes/items/7")
+        assert (home[0], json.loads(home[2])) == (200, {})
+        assert (item[0], json.loads(item[2])) == (200, {"item": 7})
+        assert get(f"{url}/healthz")[0] == 404
+
+
+@pytest.mark.slow
+def test_fastlane_sigterm_lets_the_slow_request_finish(tmp_path: Path) -> None:
+    port, lifespan = free_port(), tmp_path / "lifespan.txt"
+    extra = {"MYSERVICE_GRACEFUL_TIMEOUT": "5", "PROBE_SLOW_SECONDS": "1.5", "PROBE_LIFESPAN_FILE": str(lifespan)}
+    url = f"http://127.0.0.1:{port}"
+    with serving(fastlane(), f"{url}/healthz", env=env(port, **extra), cwd=tmp_path) as server:
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(get, f"{url}/probes/slow")
+            time.sleep(0.5)
+            server.process.send_signal(signal.SIGTERM)
+            status, _, body = slow.result(timeout=10)
+        returncode = server.process.wait(timeout=10)
+    assert (status, json.loads(body)) == (200, {"shutting_down": True})
+    assert returncode == 0
+    assert lifespan.read_text() == "opened\nclosed\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _in_fresh_make_venv(), reason="make serve would rebuild the venv these tests run in")
+def test_make_serve_uvicorn_with_two_workers_answers_a_burst_then_exits_0(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    command = ["make", "--no-print-directory", "serve", "SERVER=uvicorn", f"PORT={port}", f"VENV={sys.prefix}"]
+    extra = {
+        "HOST": "127.0.0.1",
+        "WORKERS": "2",
+        "MYSERVICE_GRACEFUL_TIMEOUT": "3",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    with serving(command, f"{url}healthz", env=extra, cwd=REPO) as server:
+        with ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(lambda _: get(url)[0], range(200), timeout=10))
+        master = children(server.process.pid)[0]  # make's only child; make passes on its exit status
+        workers = children(master)
+        os.kill(master, signal.SIGTERM)
+        returncode = server.process.wait(timeout=10)
+    assert statuses == [200] * 200
+    assert len(workers) >= 2
+    assert returncode == 0
+    access = [json.loads(line) for line in server.output.splitlines() if '"myservice.access"' in line]
+    assert [line["status"] for line in access if line["path"] == "/"] == [200] * 200
