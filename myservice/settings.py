@@ -50,7 +50,7 @@ SCHEMA: dict[str, Setting] = {
     "READINESS_TIMEOUT": Setting(
         2.0, "Seconds each readiness check may take before it counts as failed.", minimum=0.001
     ),
-    "GRACEFUL_TIMEOUT": Setting(20.0, "Seconds Hypercorn lets in-flight requests finish after SIGTERM.", minimum=0),
+    "GRACEFUL_TIMEOUT": Setting(20.0, "Seconds the server lets in-flight requests finish after SIGTERM.", minimum=0),
     "API_DOCS": Setting(True, "Serve the API docs UI at /docs; /openapi.json is served either way."),
 }
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 from openapi_spec_validator import validate
-from quart import Blueprint, Quart
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from quart import Blueprint, Quart, Response
 from quart.typing import TestClientProtocol as Client
 from quart_schema import ResponseSchemaValidationError
+from quart_schema.conversion import model_dump
 
 import myservice
 from myservice import create_app
@@ -229,3 +232,34 @@ def test_error_that_is_not_pydantics_names_the_part() -> None:
             "type": "TypeError",
         }
     ]
+
+
+@pydantic_dataclass
+class Nested:
+    """A nested model, as responses have them."""
+
+    name: str
+    when: datetime
+    tags: list[str]
+
+
+@pydantic_dataclass
+class Outer:
+    """A model holding another."""
+
+    nested: Nested
+    count: int | None = None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Outer(Nested("a", datetime(2026, 1, 2, tzinfo=UTC), ["x"])), Nested("b", datetime(2026, 1, 3), []), {"a": [1]}],
+    ids=["nested-model", "model", "dict"],
+)
+async def test_models_are_dumped_as_quart_schema_dumps_them(value: object) -> None:
+    app = create_app(blueprints=[])
+    async with app.test_request_context("/"):
+        ours = cast(Response, await app.make_response(value))  # type: ignore[arg-type]  # a model, as views return
+        theirs = cast(Response, await app.make_response(model_dump(value)))
+    assert await ours.get_data() == await theirs.get_data()
+    assert (ours.status_code, ours.content_type) == (200, "application/json")
