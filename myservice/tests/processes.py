@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import Message
@@ -91,3 +92,15 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> str:
         os.killpg(process.pid, sig)
     output, _ = process.communicate(timeout=STARTUP_SECONDS)
     return output
+
+
+def sigterm_during_slow_request(
+    command: Sequence[str], url: str, env: Mapping[str, str], cwd: Path
+) -> tuple[int, bytes, int]:
+    """Serve, start GET `url`/probes/slow, SIGTERM the server meanwhile: the slow answer and the exit status."""
+    with serving(command, f"{url}/healthz", env=env, cwd=cwd) as server, ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(get, f"{url}/probes/slow")
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        status, _, body = slow.result(timeout=10)
+        return status, body, server.process.wait(timeout=10)

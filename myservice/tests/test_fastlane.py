@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from myservice.fastlane import main
 
 from .conftest import REPO
-from .processes import children, free_port, get, serving
+from .processes import children, free_port, get, serving, sigterm_during_slow_request
 from .test_serve import _in_fresh_make_venv
 
 
@@ -76,13 +75,7 @@ def test_fastlane_sigterm_lets_the_slow_request_finish(tmp_path: Path) -> None:
     port, lifespan = free_port(), tmp_path / "lifespan.txt"
     extra = {"MYSERVICE_GRACEFUL_TIMEOUT": "5", "PROBE_SLOW_SECONDS": "1.5", "PROBE_LIFESPAN_FILE": str(lifespan)}
     url = f"http://127.0.0.1:{port}"
-    with serving(fastlane(), f"{url}/healthz", env=env(port, **extra), cwd=tmp_path) as server:
-        with ThreadPoolExecutor(1) as pool:
-            slow = pool.submit(get, f"{url}/probes/slow")
-            time.sleep(0.5)
-            server.process.send_signal(signal.SIGTERM)
-            status, _, body = slow.result(timeout=10)
-        returncode = server.process.wait(timeout=10)
+    status, body, returncode = sigterm_during_slow_request(fastlane(), url, env(port, **extra), tmp_path)
     assert (status, json.loads(body)) == (200, {"shutting_down": True})
     assert returncode == 0
     assert lifespan.read_text() == "opened\nclosed\n"

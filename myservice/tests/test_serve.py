@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import REPO
-from .processes import BIN, children, free_port, get, serving
+from .processes import BIN, children, free_port, get, serving, sigterm_during_slow_request
 
 pytestmark = pytest.mark.slow
 
@@ -105,13 +105,9 @@ def test_sigterm_lets_the_slow_request_finish(tmp_path: Path) -> None:
         "PROBE_SLOW_SECONDS": "1.5",
         "PROBE_LIFESPAN_FILE": str(lifespan),
     }
-    with serving(hypercorn_command(), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
-        with ThreadPoolExecutor(1) as pool:
-            slow = pool.submit(get, f"http://127.0.0.1:{port}/probes/slow")
-            time.sleep(0.5)
-            server.process.send_signal(signal.SIGTERM)
-            status, _, body = slow.result(timeout=10)
-        returncode = server.process.wait(timeout=10)
+    status, body, returncode = sigterm_during_slow_request(
+        hypercorn_command(), f"http://127.0.0.1:{port}", env, tmp_path
+    )
     assert (status, json.loads(body)) == (200, {"shutting_down": True})
     assert returncode == 0
     assert lifespan.read_text() == "opened\nclosed\n"
