@@ -1,17 +1,15 @@
-"""Settings: built-in defaults < a YAML or INI file < MYSERVICE_* environment variables.
+"""Settings: built-in defaults < a YAML or INI file < MYSERVICE_* environment variables < a mapping.
 
-Every source is parsed to entries (key, value, where it came from) and goes through
-`validate`, the one place that checks keys, types and ranges.
+Every source is read to entries (key, value, where it came from; see `myservice.settings_sources`)
+that go through `validate`, the one place that checks keys, types and ranges.
 """
 
 from __future__ import annotations
 
-import configparser
 import copy
 import difflib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +17,14 @@ from pathlib import Path
 import click
 import yaml
 
+# Entry and SettingsError are part of this module's interface too (re-exported).
+from myservice.settings_sources import Entry as Entry
+from myservice.settings_sources import SettingsError as SettingsError
+from myservice.settings_sources import read_env, read_file
+
 SERVICE = "myservice"
 ENV_PREFIX = SERVICE.upper() + "_"
 DEFAULT_FILE = "settings.yml"
-YAML_SUFFIXES = (".yml", ".yaml")
-INI_SUFFIXES = (".ini", ".cfg")
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 Value = bool | int | float | str | list[str]
@@ -55,24 +56,6 @@ SCHEMA: dict[str, Setting] = {
 }
 
 
-class SettingsError(SystemExit):
-    """A settings source is unusable.
-
-    A SystemExit, so that every entry point (`quart run`, `hypercorn`, `python -c`) stops with
-    this one-line message and exit status 1 instead of a traceback.
-    """
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One raw value and where it came from; `text` values still need converting."""
-
-    key: str
-    value: object
-    where: str
-    text: bool = False
-
-
 def load_settings(source: Source = None, environ: Mapping[str, str] = os.environ) -> dict[str, Value]:
     """Return the effective settings: defaults, then the settings file, then env, then a mapping."""
     settings = {key: copy.copy(setting.default) for key, setting in SCHEMA.items()}
@@ -80,8 +63,8 @@ def load_settings(source: Source = None, environ: Mapping[str, str] = os.environ
     if path is None and Path(DEFAULT_FILE).is_file():
         path = DEFAULT_FILE
     if path is not None:
-        settings.update(validate(read_file(Path(path))))
-    settings.update(validate(read_env(environ)))
+        settings.update(validate(read_file(Path(path), SERVICE)))
+    settings.update(validate(read_env(environ, ENV_PREFIX)))
     if isinstance(source, Mapping):
         settings.update(validate(Entry(key, value, "settings argument") for key, value in source.items()))
     return settings
@@ -147,81 +130,6 @@ def _has_type(value: object, default: Value) -> bool:
     if isinstance(default, list):
         return isinstance(value, list) and all(isinstance(item, str) for item in value)
     return isinstance(value, type(default))
-
-
-def read_env(environ: Mapping[str, str]) -> list[Entry]:
-    """Entries from MYSERVICE_<KEY> environment variables."""
-    return [
-        Entry(name.removeprefix(ENV_PREFIX), value, f"environment variable {name}", text=True)
-        for name, value in sorted(environ.items())
-        if name.startswith(ENV_PREFIX)
-    ]
-
-
-def read_file(path: Path) -> list[Entry]:
-    """Entries from a YAML or INI settings file, each knowing its line."""
-    if path.suffix not in YAML_SUFFIXES + INI_SUFFIXES:
-        suffixes = ", ".join(YAML_SUFFIXES + INI_SUFFIXES)
-        raise SettingsError(f"{path}: unknown settings format; expected a file ending in {suffixes}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{path}: cannot read settings file: {getattr(exc, 'strerror', None) or exc}") from None
-    return read_yaml(path, text) if path.suffix in YAML_SUFFIXES else read_ini(path, text)
-
-
-def read_yaml(path: Path, text: str) -> list[Entry]:
-    """Entries from a YAML mapping, loaded safely; a key set twice is an error."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return []
-        if not isinstance(node, yaml.MappingNode):
-            where, found = f"{path} line {node.start_mark.line + 1}", node.tag.rpartition(":")[2]
-            raise SettingsError(f"{where}: expected a mapping of settings, found a {found}")
-        entries: dict[str, Entry] = {}
-        for key_node, value_node in node.value:
-            where = f"{path} line {key_node.start_mark.line + 1}"
-            key = str(loader.construct_object(key_node))
-            if key in entries:
-                raise SettingsError(f"{where}: {key} is set twice (first on {entries[key].where})")
-            entries[key] = Entry(key, loader.construct_object(value_node, deep=True), where)
-        return list(entries.values())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path} line {mark.line + 1}" if mark else str(path)
-        raise SettingsError(f"{where}: invalid YAML: {exc.problem}") from None
-    finally:
-        loader.dispose()
-
-
-def read_ini(path: Path, text: str) -> list[Entry]:
-    """Entries from the [myservice] section of an INI file (keys keep their case)."""
-    parser = configparser.ConfigParser(interpolation=None, default_section="\0")
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys as written
-    try:
-        parser.read_string(text, source=str(path))
-    except configparser.Error as exc:
-        line = getattr(exc, "lineno", None) or exc.errors[0][0]  # type: ignore[attr-defined]  # ParsingError
-        raise SettingsError(f"{path} line {line}: invalid INI: {exc.message.splitlines()[0]}") from None
-    if not parser.has_section(SERVICE):
-        raise SettingsError(f"{path}: no [{SERVICE}] section; settings are read from that section")
-    lines = _ini_lines(text, SERVICE)
-    return [Entry(key, value, f"{path} line {lines[key]}", text=True) for key, value in parser.items(SERVICE)]
-
-
-def _ini_lines(text: str, section: str) -> dict[str, int]:
-    """Map each key of `section` to its line number (configparser does not keep them)."""
-    lines: dict[str, int] = {}
-    current = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = re.match(r"\s*\[([^]]*)\]", line)
-        if header:
-            current = header.group(1)
-        elif current == section and (match := re.match(r"([^\s=:#;][^=:]*?)\s*[=:]", line)):
-            lines.setdefault(match.group(1), number)
-    return lines
 
 
 @click.command("settings")
