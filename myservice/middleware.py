@@ -12,7 +12,7 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEven
 from quart import Quart, request
 
 from myservice import logs, metrics, security
-from myservice.request_id import choose, request_id_var
+from myservice.request_id import HEADER, choose, request_id_var
 
 ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 ROUTE = "myservice.route"  # our key in the ASGI scope: the matched route template, for the metrics
@@ -50,7 +50,7 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = security.add_headers(list(message["headers"]))
-                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+                message["headers"] = [*headers, (HEADER, request_id.encode())]
             await send(message)
 
         metrics.IN_FLIGHT.inc()

@@ -86,10 +86,10 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def stop(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> str:
-    """Signal the process group (a reloader's children too), reap the process, return its output."""
+def stop(process: subprocess.Popen[str]) -> str:
+    """Kill the process group (a reloader's children too), reap the process, return its output."""
     with suppress(ProcessLookupError):  # it may have exited already
-        os.killpg(process.pid, sig)
+        os.killpg(process.pid, signal.SIGKILL)
     output, _ = process.communicate(timeout=STARTUP_SECONDS)
     return output
 
