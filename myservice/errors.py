@@ -37,8 +37,8 @@ class JSONRequest(Request):
 
 
 def init_app(app: Quart) -> None:
-    """Turn every HTTP error and every unhandled exception into a problem+json response."""
-    app.request_class = JSONRequest
+    """Turn every HTTP error and every unhandled exception into a problem+json response.
+    (JSONRequest is part of the request class myservice.middleware installs.)"""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_exception)
 

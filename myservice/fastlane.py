@@ -46,6 +46,7 @@ def main(argv: list[str] = sys.argv) -> None:
         log_config=None,  # uvicorn's loggers go through the service's root handler and format
         access_log=False,  # the app logs one line per request itself
         proxy_headers=False,  # as Hypercorn: X-Forwarded-* are not trusted by default
+        server_header=False,  # as with Hypercorn: no server name to fingerprint
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=int(options.graceful_timeout),
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
-from datetime import UTC, datetime
+import time
 
+import orjson
 from hypercorn.logging import AccessLogAtoms
 from quart import Quart
 
@@ -33,21 +35,35 @@ def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecor
 
 
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line: timestamp, level, logger, message, then request id and extras by name,
-    and the traceback."""
+    """One JSON object per line: timestamp, level, logger, message, then the request id and the extras,
+    and the traceback. orjson encodes a record in a seventh of the json module's time (see bench/)."""
+
+    _second = -1
+    _second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "timestamp": self.timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        attributes = vars(record)
-        entry.update((key, attributes[key]) for key in sorted(attributes.keys() - STANDARD_ATTRIBUTES))
+        entry.update({key: value for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:  # what orjson refuses and json takes: an int over 64 bits
+            return json.dumps(entry, default=str)
+
+    def timestamp(self, created: float) -> str:
+        """ISO 8601 in UTC to the millisecond, e.g. 2026-11-25T23:10:04.123+00:00 (the date and time
+        part is formatted once per second)."""
+        fraction, whole = math.modf(created)
+        second, microseconds = divmod(int(whole) * 1_000_000 + round(fraction * 1_000_000), 1_000_000)  # as datetime
+        if second != self._second:
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{microseconds // 1000:03d}+00:00"
 
 
 def configure_logging(level: str, log_format: str) -> None:

@@ -19,4 +19,5 @@ graceful_timeout = _options.graceful_timeout
 keep_alive_timeout = KEEP_ALIVE_SECONDS
 root_path = _options.root_path
 accesslog = None  # the app logs one line per request itself
+include_server_header = False  # no server name to fingerprint, and one header fewer to send
 errorlog = logging.getLogger("hypercorn.error")  # through the service's log handler and format

@@ -59,8 +59,8 @@ async def get_page() -> tuple[str, int, dict[str, str]]:
 
 @probes.get("/framed")
 async def get_framed() -> tuple[dict[str, object], int, dict[str, str]]:
-    """A response that sets its own X-Frame-Options."""
-    return {}, 200, {"X-Frame-Options": "SAMEORIGIN"}
+    """A response that sets its own Content-Security-Policy: it may be framed by its own site."""
+    return {}, 200, {"Content-Security-Policy": "frame-ancestors 'self'"}
 
 
 @probes.get("/slow")

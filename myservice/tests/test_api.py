@@ -128,7 +128,7 @@ async def test_docs_ui(client: Client) -> None:
     assert 'url: "/openapi.json"' in page
     # The page runs the UI's script from a CDN: the no-script policy of data responses is not on it.
     assert "Content-Security-Policy" not in response.headers
-    assert response.headers["X-Frame-Options"] == "DENY"
+    assert (response.headers["X-Frame-Options"], response.headers["Referrer-Policy"]) == ("DENY", "no-referrer")
 
 
 async def test_docs_ui_can_be_switched_off() -> None:

@@ -49,7 +49,11 @@ def test_fastlane_serves_home_metrics_and_json_logs(tmp_path: Path) -> None:
         status, headers, body = get(request)
         metrics = get(f"{url}/metrics")
     assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", {})
-    assert (headers["X-Request-ID"], headers["X-Frame-Options"], headers["Server"]) == ("lane-1", "DENY", "uvicorn")
+    assert (headers["X-Request-ID"], headers["X-Content-Type-Options"], headers["Server"]) == (
+        "lane-1",
+        "nosniff",
+        None,
+    )
     assert metrics[0] == 200
     assert 'myservice_http_requests_total{method="GET",route="/",status="200"} 1.0' in metrics[2].decode()
     lines = [json.loads(line) for line in server.output.splitlines()]

@@ -87,7 +87,7 @@ def test_production_config_serves_problem_json_and_json_logs(tmp_path: Path) -> 
         server.process.send_signal(signal.SIGTERM)  # the access line follows the response: let it be written
         server.process.wait(timeout=10)
     assert (status, headers["Content-Type"], headers["X-Request-ID"]) == (404, "application/problem+json", "real-1")
-    assert (headers["X-Frame-Options"], headers["Server"]) == ("DENY", "hypercorn-h11")
+    assert (headers["X-Content-Type-Options"], headers["Server"]) == ("nosniff", None)
     assert json.loads(body)["request_id"] == "real-1"
     lines = [json.loads(line) for line in server.output.splitlines()]
     assert {"logger": "hypercorn.error", "level": "INFO"}.items() <= lines[0].items()
