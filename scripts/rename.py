@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import functools
 import importlib.metadata
 import importlib.util
 import keyword
@@ -72,11 +73,17 @@ def check_name(root: Path, old: str, new: str) -> None:
 
 def installed_names(root: Path) -> set[str]:
     """Import and distribution names this Python has installed, plus those named in requirements*.txt."""
-    names = set(importlib.metadata.packages_distributions())
-    names |= {dist.metadata["Name"] for dist in importlib.metadata.distributions()}
+    names = set(_installed())
     for requirements in root.glob("requirements*.txt"):
         names |= set(re.findall(r"^[A-Za-z0-9_.-]+", requirements.read_text(), re.MULTILINE))
     return {name.lower().replace("-", "_") for name in names}
+
+
+@functools.cache
+def _installed() -> frozenset[str]:
+    """What this Python has installed, read once per process (it reads every package's metadata)."""
+    names = set(importlib.metadata.packages_distributions())
+    return frozenset(names | {dist.metadata["Name"] for dist in importlib.metadata.distributions()})
 
 
 def project_paths(root: Path) -> list[Path]:
