@@ -48,7 +48,7 @@ lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kuber
 	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app [ROUNDS= DURATION= WORKERS= SERVERS=]
+bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app [ROUNDS= DURATION= WORKERS= SERVERS= INSTRUCTIONS=1]
 	$(BIN)/python -m bench.bench
 
 format: install ## Rewrite the code in the house style

@@ -2,6 +2,7 @@
 
     make bench                                   # 3 rounds of 4 s per target and path, ~1.5 min
     make bench ROUNDS=5 DURATION=10 WORKERS=1 SERVERS=hypercorn,uvicorn
+    make bench INSTRUCTIONS=1                    # and instructions per request under valgrind, +10 min
 
 Targets are alternated round by round and only same-run ratios are worth comparing: absolute
 numbers depend on the machine and whatever else runs on it. Only 127.0.0.1 is used; every
@@ -19,6 +20,7 @@ import socket
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench.instructions import VALGRIND_HINT, have_valgrind, per_request
 from bench.load import WRK_HINT, LoadResult, have_wrk, python_load, run_wrk
 from bench.report import PATHS, Results, markdown
 from bench.servers import REPO, Target, cold_start, started, wait_until_up
@@ -37,6 +39,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--servers", default=servers, help="the first also serves the bare baseline")
     parser.add_argument("--cold-starts", type=int, default=int(env("COLD_STARTS", "3")))
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default=env("LOAD", "auto"))
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        default=bool(env("INSTRUCTIONS")),
+        help="also count instructions per request under valgrind (minutes)",
+    )
     parser.add_argument("--results", type=Path, default=Path(env("RESULTS", str(REPO / "bench" / "results.md"))))
     return parser.parse_args(argv)
 
@@ -101,13 +109,20 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(targets, args, prefix, wrk)
     command = (
         f"make bench ROUNDS={args.rounds} DURATION={args.duration:g} WORKERS={args.workers} SERVERS={','.join(servers)}"
-    )
+    ) + (" INSTRUCTIONS=1" if args.instructions else "")
     load_generator = "wrk -t1 -c32 --latency" if wrk else "Python asyncio, 32 keep-alive connections"
     setup = {"command": f"`{command}`", "load": load_generator, "pinning": pinning}
     setup["rounds"] = (
         f"{args.rounds} x {args.duration:g} s per target and path, alternated, after a {WARMUP_SECONDS:g} s warm-up"
     )
-    report = markdown(Results(results.targets, results.load, results.cold_starts, setup))
+    counts = {}
+    if args.instructions and not have_valgrind():
+        print(VALGRIND_HINT, flush=True)
+    elif args.instructions:
+        print("Counting instructions per request under callgrind (minutes)", flush=True)
+        env = {"WORKERS": "1"}
+        counts = {target.name: per_request(target, free_port(), env) for target in targets[:2]}
+    report = markdown(Results(results.targets, results.load, results.cold_starts, setup, counts))
     print(report)
     args.results.write_text(report)
     print(f"Written to {shlex.quote(str(args.results))}")

@@ -6,7 +6,7 @@ import os
 import platform
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ class Results:
     load: dict[tuple[str, str], list[LoadResult]]
     cold_starts: dict[str, list[float]]
     setup: dict[str, str]
+    instructions: dict[str, int] = field(default_factory=dict)  # per GET /, by target name (callgrind)
 
 
 def machine() -> dict[str, str]:
@@ -78,4 +79,9 @@ def markdown(results: Results) -> str:
         lines.append(f"| {name} | {statistics.median(seconds):.2f} | {len(seconds)} |")
     lines += ["", "| ratio (median over rounds) | value |", "|---|---:|"]
     lines += [f"| {label} | {value:.2f}x |" for label, value in ratios(results)]
+    if results.instructions:
+        lines += ["", "| instructions per GET / in the server process (callgrind) | count |", "|---|---:|"]
+        lines += [f"| {name} | {count:,} |" for name, count in results.instructions.items()]
+        (skeleton, top), (bare, bottom) = list(results.instructions.items())[:2]
+        lines += ["", f"Instructions {bare} / {skeleton}: {bottom / top:.2f}x (the req/s ratio, were both run alike)."]
     return "\n".join(lines) + "\n"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +54,14 @@ class Running:
 
 
 @contextmanager
-def started(target: Target, port: int, env: dict[str, str], pin: list[str]) -> Iterator[Running]:
-    """Run the target in its own process group (logs to a temp file) and kill the group afterwards."""
+def started(
+    target: Target, port: int, env: dict[str, str], pin: list[str], wrapper: Sequence[str] = ()
+) -> Iterator[Running]:
+    """Run the target in its own process group (logs to a temp file) and kill the group afterwards;
+    `wrapper` is a command that runs the server (valgrind)."""
     line = serve_line(target, port)
+    if wrapper:
+        line = line.replace(" exec ", f" exec {shlex.join(wrapper)} ", 1)
     with tempfile.TemporaryFile() as log:
         started_at = time.monotonic()
         process = subprocess.Popen(
@@ -78,9 +84,9 @@ def started(target: Target, port: int, env: dict[str, str], pin: list[str]) -> I
             process.wait(timeout=STARTUP_SECONDS)
 
 
-def wait_until_up(running: Running, url: str) -> float:
-    """Poll `url` until it answers 200: the seconds since the server started. Bounded by STARTUP_SECONDS."""
-    deadline = time.monotonic() + STARTUP_SECONDS
+def wait_until_up(running: Running, url: str, seconds: float = STARTUP_SECONDS) -> float:
+    """Poll `url` until it answers 200: the seconds since the server started. Bounded by `seconds`."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise RuntimeError(f"the server exited with status {running.process.returncode}")
@@ -88,7 +94,7 @@ def wait_until_up(running: Running, url: str) -> float:
             if response.status == 200:
                 return time.monotonic() - running.started_at
         time.sleep(0.01)
-    raise RuntimeError(f"no answer from {url} within {STARTUP_SECONDS} s")
+    raise RuntimeError(f"no answer from {url} within {seconds} s")
 
 
 def cold_start(target: Target, port: int, env: dict[str, str], pin: list[str]) -> float:

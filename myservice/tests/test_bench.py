@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from bench import instructions
+from bench.bench import free_port
+from bench.instructions import have_valgrind, parse_collected
 from bench.load import LoadResult, parse_wrk, python_load, wrk_command
 from bench.report import PATHS, Results, markdown, ratios
-from bench.servers import Target, serve_line
+from bench.servers import Target, serve_line, started, wait_until_up
 
 from .conftest import REPO
 
@@ -111,6 +114,30 @@ def test_report_gives_same_round_ratios() -> None:
     assert "- command: `make bench`" in text
     assert "| hypercorn skeleton | GET / | 85 | 1.00 | 2.00 | 0 |" in text
     assert "| req/s uvicorn skeleton / hypercorn skeleton, GET /healthz | 2.25x |" in text
+    assert "instructions" not in text  # not counted unless asked for
+
+
+def test_report_gives_instruction_counts_and_their_ratio() -> None:
+    targets = [Target("hypercorn", False), Target("hypercorn", True)]
+    load = {(t.name, path): [LoadResult(1, 1, 1, 0, 1)] for t in targets for path in PATHS}
+    counts = {"hypercorn skeleton": 1_600_000, "hypercorn bare": 1_400_000}
+    text = markdown(Results(targets, load, {t.name: [0.5] for t in targets}, {}, counts))
+    assert "| hypercorn skeleton | 1,600,000 |" in text
+    assert "Instructions hypercorn bare / hypercorn skeleton: 0.88x" in text
+
+
+def test_callgrind_total_is_read_from_its_log() -> None:
+    log = "==12== Events    : Ir\n==12== Collected : 1749645123\n==12==\n==12== I   refs:      1,749,645,123\n"
+    assert parse_collected(log) == 1_749_645_123
+    with pytest.raises(RuntimeError, match="callgrind printed no total"):
+        parse_collected("==12== valgrind: failed to start tool 'callgrind'\n")
+
+
+def test_a_wrapper_command_runs_the_server() -> None:
+    port = free_port()
+    with started(Target("hypercorn", bare=True), port, {"WORKERS": "1"}, [], wrapper=["env", "WRAPPED=1"]) as running:
+        wait_until_up(running, f"http://127.0.0.1:{port}/healthz")
+        assert "WRAPPED=1 " in str(running.process.args)
 
 
 @pytest.mark.slow
@@ -127,3 +154,12 @@ def test_bench_runs_end_to_end_into_a_results_file(tmp_path: Path) -> None:
         assert f"| {name} | GET /healthz |" in text
     assert "| req/s hypercorn skeleton / hypercorn bare, GET / |" in text
     assert "| cold start hypercorn skeleton / hypercorn bare |" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not have_valgrind(), reason="valgrind is not installed")
+def test_instructions_per_request_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(instructions, "FEW", 5)
+    monkeypatch.setattr(instructions, "MANY", 25)
+    count = instructions.per_request(Target("hypercorn", bare=True), free_port(), {"WORKERS": "1"})
+    assert 100_000 < count < 10_000_000  # a bare Quart request on Hypercorn: about 1.4 million

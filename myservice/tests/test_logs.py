@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
-from myservice.logs import HANDLER_NAME, configure_logging
+from myservice.logs import HANDLER_NAME, JSONFormatter, configure_logging
 from myservice.tests.probes import create_probe_app
 
 
@@ -69,3 +70,16 @@ def test_configuring_twice_keeps_one_handler() -> None:
     ours = [handler for handler in logging.getLogger().handlers if handler.name == HANDLER_NAME]
     assert len(ours) == 1
     assert logging.getLogger().level == logging.DEBUG
+
+
+def test_json_line_keeps_what_orjson_refuses(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    logging.getLogger("myservice").info("counted", extra={"count": 2**70, "text": "caf\udce9"})
+    line = json.loads(capsys.readouterr().err)
+    assert (line["message"], line["count"], line["text"]) == ("counted", 2**70, "caf\udce9")
+
+
+@pytest.mark.parametrize("created", [0.0005, 1700000000.9995, 1764112204.1234996, 1795651843.1089995, 2e9 - 0.0004])
+def test_json_timestamp_is_what_datetime_says(created: float) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert JSONFormatter().timestamp(created) == expected
