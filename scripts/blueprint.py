@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scripts.rename import RenameError, check_identifier, current_name
+from scripts.project import ProjectError, check_identifier, current_name
 
 VIEW = '''"""The {name} blueprint."""
 
@@ -73,7 +73,7 @@ def scaffold(root: Path, name: str) -> list[Path]:
     files = {package / "views" / f"{name}.py": VIEW, package / "tests" / f"test_{name}.py": TEST}
     for path in [*files, package / "views" / name]:
         if path.exists():
-            raise RenameError(f"blueprint {name!r} exists already: {path.relative_to(root)}")
+            raise ProjectError(f"blueprint {name!r} exists already: {path.relative_to(root)}")
     for path, template in files.items():
         path.write_text(template.format(name=name, title=name.title().replace("_", "")))
     return list(files)
@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     root = Path.cwd()
     try:
         if not args.name:
-            raise RenameError("no name given: run make blueprint NAME=<name>, e.g. make blueprint NAME=orders")
+            raise ProjectError("no name given: run make blueprint NAME=<name>, e.g. make blueprint NAME=orders")
         written = scaffold(root, args.name)
-    except (RenameError, OSError) as error:
+    except (ProjectError, OSError) as error:
         print(f"blueprint: {error}", file=sys.stderr)
         return 1
     print("\n".join(f"wrote {path.relative_to(root)}" for path in written))

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from scripts.rename import current_name, project_paths
+from scripts.project import current_name, project_paths
 
 from .conftest import REPO
 from .processes import BIN, free_port, get, serving

@@ -12,7 +12,7 @@ import pytest
 
 from myservice import create_app
 from scripts import blueprint
-from scripts.rename import current_name
+from scripts.project import current_name
 
 from .conftest import REPO
 from .processes import BIN

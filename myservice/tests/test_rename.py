@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scripts import rename
-from scripts.rename import current_name
+from scripts.project import current_name
 
 from .conftest import REPO
 from .processes import BIN

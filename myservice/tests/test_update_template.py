@@ -9,7 +9,7 @@ import pytest
 
 from scripts import rename, update_template
 from scripts.origin import git
-from scripts.rename import current_name
+from scripts.project import current_name
 
 from .conftest import REPO
 from .projects import TARGET_NAMES, copy_repo, make, run_project_tests, snapshot, text_files, write_tree
