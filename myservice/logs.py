@@ -36,10 +36,9 @@ def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecor
 
 class JSONFormatter(logging.Formatter):
     """One JSON object per line: timestamp, level, logger, message, then the request id and the extras,
-    and the traceback. orjson encodes a record in a seventh of the json module's time (see bench/)."""
+    and the traceback. orjson encodes a record in a seventh of the json module's instructions (see bench/)."""
 
-    _second = -1
-    _second_text = ""
+    _second: tuple[int, str] = (-1, "")  # the last second formatted, and its text: one attribute, for threads
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -53,7 +52,7 @@ class JSONFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         try:
             return orjson.dumps(entry, default=str).decode()
-        except orjson.JSONEncodeError:  # what orjson refuses and json takes: an int over 64 bits
+        except orjson.JSONEncodeError:  # what orjson refuses and json takes: an int over 64 bits, a lone surrogate
             return json.dumps(entry, default=str)
 
     def timestamp(self, created: float) -> str:
@@ -61,9 +60,11 @@ class JSONFormatter(logging.Formatter):
         part is formatted once per second)."""
         fraction, whole = math.modf(created)
         second, microseconds = divmod(int(whole) * 1_000_000 + round(fraction * 1_000_000), 1_000_000)  # as datetime
-        if second != self._second:
-            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{microseconds // 1000:03d}+00:00"
+        cached, text = self._second
+        if second != cached:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{microseconds // 1000:03d}+00:00"
 
 
 def configure_logging(level: str, log_format: str) -> None:
