@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> None:
         print(VALGRIND_HINT, flush=True)
     elif args.instructions:
         print("Counting instructions per request under callgrind (minutes)", flush=True)
-        env = {"WORKERS": "1"}
-        counts = {target.name: per_request(target, free_port(), env) for target in targets[:2]}
+        one_process = {"WORKERS": "1"}  # callgrind counts the process it starts, not worker processes
+        counts = {target.name: per_request(target, free_port(), one_process) for target in targets[:2]}
     report = markdown(Results(results.targets, results.load, results.cold_starts, setup, counts))
     print(report)
     args.results.write_text(report)

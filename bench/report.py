@@ -82,6 +82,7 @@ def markdown(results: Results) -> str:
     if results.instructions:
         lines += ["", "| instructions per GET / in the server process (callgrind) | count |", "|---|---:|"]
         lines += [f"| {name} | {count:,} |" for name, count in results.instructions.items()]
-        (skeleton, top), (bare, bottom) = list(results.instructions.items())[:2]
-        lines += ["", f"Instructions {bare} / {skeleton}: {bottom / top:.2f}x (the req/s ratio, were both run alike)."]
+        skeleton, bare = (target.name for target in results.targets[:2])
+        value = results.instructions[bare] / results.instructions[skeleton]
+        lines += ["", f"Instructions {bare} / {skeleton}: {value:.2f}x (the req/s ratio, were both run alike)."]
     return "\n".join(lines) + "\n"

@@ -53,8 +53,8 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = security.add_headers(list(message["headers"]))
-                message["headers"] = [*headers, (HEADER, request_id.encode())]
+                headers = list(message["headers"])  # an ASGI iterable: read it once
+                message["headers"] = [*headers, *security.missing_headers(headers), (HEADER, request_id.encode())]
             await send(message)
 
         metrics.IN_FLIGHT.inc()

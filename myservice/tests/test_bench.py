@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from bench import instructions
-from bench.bench import free_port
 from bench.instructions import have_valgrind, parse_collected
 from bench.load import LoadResult, parse_wrk, python_load, wrk_command
 from bench.report import PATHS, Results, markdown, ratios
 from bench.servers import Target, serve_line, started, wait_until_up
 
 from .conftest import REPO
+from .processes import free_port
 
 WRK_REPORT = """Running 1s test @ http://127.0.0.1:8799/nope
   1 threads and 32 connections
