@@ -1,4 +1,5 @@
-# Every target runs inside .venv, which is (re)built whenever the requirements change.
+# Every target runs inside .venv: rebuilt whenever the pinned requirements change; the service's own
+# package is reinstalled alone (editable, seconds) when setup.py changes, as after `make rename`.
 APP := myservice
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,12 +10,13 @@ SERVER ?= hypercorn
 SERVE_hypercorn = $(BIN)/hypercorn --config python:$(APP).serving '$(APP):create_app()'
 SERVE_uvicorn = $(BIN)/python -m $(APP).fastlane '$(APP):create_app()'
 PYTEST_ARGS ?=
+PYTEST_FLAGS = $(if $(SLOW),,-m "not slow") $(PYTEST_ARGS)
 # CI (CI=true) runs the slow end-to-end tests (real servers, renamed copies, fuzzing) and measures
 # coverage; locally SLOW=1 and COVERAGE=1 do, and without them `make test` gives its answer in seconds.
 SLOW ?= $(CI)
 COVERAGE ?= $(CI)
-# rename and blueprint are stdlib only: the venv's python when there is one (it knows the installed packages).
-SCRIPT_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+# NAME, SOURCE and REF reach the scripts through the environment ("$$NAME"), never through the
+# shell's reading of the recipe, so no value can run a command.
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve test lint format clean rename blueprint update-template bench
@@ -22,12 +24,19 @@ SCRIPT_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt setup.py
+$(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv --clear $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed ## Create .venv and install the service with its pinned dependencies
+# The stamp holds the package's name: a renamed package replaces the old one.
+$(BIN)/.package: setup.py $(BIN)/.installed
+	@old=$$(cat $@ 2>/dev/null || true); \
+	if [ -n "$$old" ] && [ "$$old" != $(APP) ]; then $(BIN)/pip uninstall --quiet -y "$$old"; fi
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	echo $(APP) > $@
+
+install: $(BIN)/.package ## Create .venv and install the service with its pinned dependencies
 
 run: install ## Development server on PORT (default 5000); debug mode follows the settings' DEBUG
 	@debug=$$(QUART_APP=$(APP) $(BIN)/quart settings DEBUG) || exit 1; \
@@ -37,8 +46,9 @@ serve: install ## Production server (Hypercorn; SERVER=uvicorn for the fast lane
 	$(if $(SERVE_$(SERVER)),,$(error SERVER=$(SERVER) is unknown; expected hypercorn or uvicorn))
 	QUART_SETTINGS=$(or $(QUART_SETTINGS),settings.prod.yml) PORT=$(or $(PORT),8000) exec $(SERVE_$(SERVER))
 
-test: install ## Fast tests; SLOW=1 adds the end-to-end ones, COVERAGE=1 coverage (fails under 90 %); CI does both
-	$(BIN)/pytest $(if $(COVERAGE),--cov --cov-report=term-missing) $(if $(SLOW),,-m "not slow") $(PYTEST_ARGS)
+test: install ## The service's fast tests, then the tooling's; SLOW=1 adds the end-to-end ones, COVERAGE=1 coverage (each suite fails under 90 %); CI does both
+	$(BIN)/pytest $(APP)/tests $(if $(COVERAGE),--cov=$(APP)) $(PYTEST_FLAGS)
+	$(BIN)/pytest scripts/tests bench/tests $(if $(COVERAGE),--cov=scripts --cov=bench) $(PYTEST_FLAGS)
 
 lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kubernetes and workflow schemas
 	$(BIN)/ruff check .
@@ -59,11 +69,11 @@ clean: ## Remove .venv, caches and build files
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-rename: ## Rename the service: make rename NAME=billing [DRY_RUN=1 only prints what would change]
-	$(SCRIPT_PYTHON) -m scripts.rename "$(NAME)" $(if $(DRY_RUN),--dry-run)
+rename: install ## Rename the service: make rename NAME=billing [DRY_RUN=1 only prints what would change]
+	$(BIN)/python -m scripts.rename "$$NAME" $(if $(DRY_RUN),--dry-run)
 
-blueprint: ## New blueprint with its test: make blueprint NAME=orders -> /orders
-	$(SCRIPT_PYTHON) -m scripts.blueprint "$(NAME)"
+blueprint: install ## New blueprint with its test: make blueprint NAME=orders -> /orders
+	$(BIN)/python -m scripts.blueprint "$$NAME"
 
-update-template: ## Merge template changes into this renamed service [SOURCE=<url or path>] [REF=<branch>] [DRY_RUN=1]
-	$(SCRIPT_PYTHON) -m scripts.update_template $(if $(SOURCE),--source "$(SOURCE)") $(if $(REF),--ref "$(REF)") $(if $(DRY_RUN),--dry-run)
+update-template: install ## Merge template changes into this renamed service [SOURCE=<url or path>] [REF=<branch>] [DRY_RUN=1]
+	$(BIN)/python -m scripts.update_template $(if $(SOURCE),--source "$$SOURCE") $(if $(REF),--ref "$$REF") $(if $(DRY_RUN),--dry-run)

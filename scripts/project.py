@@ -19,6 +19,9 @@ from pathlib import Path
 SKIPPED_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "build", "dist", "__pycache__", ".tox", ".nox"}
 SKIPPED_SUFFIXES = (".egg-info", "_cache")
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+# Longer names would push string and comment lines past ruff's 120 columns, which no formatter can
+# fix; scripts/tests/test_rename.py renames a copy of this repo to a name this long and lints it.
+MAX_NAME_LENGTH = 30
 
 
 class ProjectError(Exception):
@@ -37,6 +40,8 @@ def check_identifier(name: str, what: str) -> None:
     """Refuse a `name` that is not a lowercase identifier or that would shadow a keyword or builtin."""
     if not IDENTIFIER.fullmatch(name):
         raise ProjectError(f"invalid {what} {name!r}: use a lowercase letter, then lowercase letters, digits or _")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ProjectError(f"invalid {what} {name!r}: use at most {MAX_NAME_LENGTH} characters")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or hasattr(builtins, name):
         raise ProjectError(f"invalid {what} {name!r}: it is a Python keyword or builtin")
 

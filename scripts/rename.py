@@ -1,13 +1,15 @@
 """Rename the service: `python3 -m scripts.rename billing [--dry-run]` (what `make rename` runs).
 
-Stdlib only, so it works before `.venv` exists. Every change is planned before the first write,
-and a failure midway puts every file back as it was.
+Stdlib only (ruff, which formats what the rename changed, runs as a subprocess). Every change is
+planned before the first write, and a failure midway puts every file back as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +97,27 @@ def plan_origin(plan: Plan, root: Path) -> None:
         plan.writes[path] = (path.read_bytes() if path.is_file() else None, origin_text(origin))
 
 
+def check_formatter() -> None:
+    """Refuse to start without ruff: a new name changes line lengths, and the code must stay formatted."""
+    if importlib.util.find_spec("ruff") is None:
+        raise ProjectError("ruff is not installed for this Python: run make rename, which installs it first")
+
+
+def format_python(plan: Plan) -> None:
+    """Sort the imports and format the Python files the plan wrote (a new name moves lines and their order)."""
+    moved = dict(plan.moves)
+    files = []
+    for path in plan.writes:
+        if path.suffix == ".py":
+            for source, target in moved.items():  # where the file is now: below a moved folder, or moved itself
+                if path == source or source in path.parents:
+                    path = target / path.relative_to(source)
+            files.append(str(path))
+    if files:
+        for command in (["check", "--fix-only", "--select", "I"], ["format"]):
+            subprocess.run([sys.executable, "-m", "ruff", *command, "--quiet", "--no-cache", *files], check=True)
+
+
 def write_file(path: Path, data: bytes) -> None:
     """Replace the contents of `path`, keeping its permissions."""
     path.write_bytes(data)
@@ -122,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ProjectError("no name given: run make rename NAME=<new name>, e.g. make rename NAME=billing")
         old = current_name(root)
         check_name(root, old, args.name)
+        check_formatter()
         plan = plan_rename(root, old, args.name)
         plan_origin(plan, root)
         if not args.dry_run:
             apply(plan)
-    except (ProjectError, OSError) as error:
+            format_python(plan)
+    except (ProjectError, OSError, subprocess.CalledProcessError) as error:
         print(f"rename: {error}", file=sys.stderr)
         return 1
     print(describe(plan, root, args.dry_run))

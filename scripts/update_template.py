@@ -50,7 +50,9 @@ def export(clone: Path, commit: str, dest: Path, origin: Origin) -> None:
     archive = subprocess.run(["git", "-C", str(clone), "archive", commit], capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
-    rename.apply(rename.plan_rename(dest, origin.template_name, origin.name))
+    plan = rename.plan_rename(dest, origin.template_name, origin.name)
+    rename.apply(plan)
+    rename.format_python(plan)  # as make rename left the service
 
 
 def changes(trees: Path) -> list[replay.Change]:

@@ -14,9 +14,7 @@ from myservice import create_app
 from scripts import blueprint
 from scripts.project import current_name
 
-from .conftest import REPO
-from .processes import BIN
-from .projects import copy_repo, make, run, run_project_tests, serve_json, snapshot, write_tree
+from .helpers import BIN, REPO, copy_repo, make, run, run_project_tests, serve_json, snapshot, write_tree
 
 PACKAGE = "shopfront"
 

@@ -4,23 +4,20 @@ and one bounded end-to-end run. Speed is never asserted: the numbers depend on t
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
-from bench import instructions
+from bench import bench, instructions
+from bench.bench import free_port
 from bench.instructions import have_valgrind, parse_collected
 from bench.load import LoadResult, parse_wrk, python_load, wrk_command
 from bench.report import PATHS, Results, markdown, ratios
 from bench.servers import Target, serve_line, started, wait_until_up
 
-from .conftest import REPO
-from .processes import free_port
-
+REPO = Path(__file__).resolve().parents[2]
 WRK_REPORT = """Running 1s test @ http://127.0.0.1:8799/nope
   1 threads and 32 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -141,15 +138,18 @@ def test_a_wrapper_command_runs_the_server() -> None:
 
 
 @pytest.mark.slow
-def test_bench_runs_end_to_end_into_a_results_file(tmp_path: Path) -> None:
+def test_bench_runs_end_to_end_into_a_results_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One short round of every target with the Python load generator writes the report it prints."""
     results = tmp_path / "results.md"
-    command = [sys.executable, "-m", "bench.bench", "--rounds", "1", "--duration", "1", "--cold-starts", "1"]
-    command += ["--servers", "hypercorn,uvicorn", "--load", "python", "--results", str(results)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "apt-get install -y wrk" in done.stdout
+    monkeypatch.chdir(REPO)  # where make finds the serve command
+    argv = ["--rounds", "1", "--duration", "1", "--cold-starts", "1", "--servers", "hypercorn,uvicorn"]
+    bench.main([*argv, "--load", "python", "--results", str(results)])
+    out = capsys.readouterr().out
+    assert "apt-get install -y wrk" in out
     text = results.read_text()
-    assert text in done.stdout
+    assert text in out
     for name in ["hypercorn skeleton", "hypercorn bare", "uvicorn skeleton"]:
         assert f"| {name} | GET /healthz |" in text
     assert "| req/s hypercorn skeleton / hypercorn bare, GET / |" in text

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from scripts import rename
-from scripts.project import current_name
+from scripts.project import MAX_NAME_LENGTH, current_name
 
-from .conftest import REPO
-from .processes import BIN
-from .projects import (
-    TARGET_NAMES,
+from .helpers import (
+    BIN,
+    REPO,
     copy_repo,
+    free_names,
     make,
     run,
     run_project_tests,
@@ -24,7 +24,6 @@ from .projects import (
 )
 
 OLD = current_name(REPO)
-NEW, SECOND = TARGET_NAMES[:2]
 
 FAKE: dict[str, str | bytes] = {
     "oldname/__init__.py": "from oldname.app import create_app\n",
@@ -156,10 +155,11 @@ def test_dry_run_of_this_repo_names_the_package_and_the_env_prefix(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(REPO)
-    assert rename.main([NEW, "--dry-run"]) == 0
+    [new] = free_names(REPO, 1)
+    assert rename.main([new, "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert {f"would change {OLD}/settings.py", "would change setup.py", "would change Makefile"} <= set(out)
-    assert f"would move {OLD} -> {NEW}" in out
+    assert f"would move {OLD} -> {new}" in out
 
 
 def test_failed_write_rolls_everything_back(
@@ -224,22 +224,38 @@ def assert_renamed(root: Path, old: str) -> None:
 
 @pytest.mark.slow
 def test_make_rename_of_a_copy_passes_its_tests_and_serves(tmp_path: Path) -> None:
+    """The renamed service is the product: it passes its own tests and serves under its new name."""
     copy = copy_repo(tmp_path / "copy")
-    result = make(copy, "rename", f"NAME={NEW}")
+    [new] = free_names(copy, 1)
+    result = make(copy, "rename", f"NAME={new}")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1].startswith(f"renamed {OLD} to {NEW}: files changed: ")
+    assert result.stdout.splitlines()[-1].startswith(f"renamed {OLD} to {new}: files changed: ")
     assert_renamed(copy, OLD)
     tests = run_project_tests(copy)
     assert tests.returncode == 0, tests.stdout
-    assert serve_json(copy, NEW, "/") == (200, "application/json", {})
+    assert serve_json(copy, new, "/") == (200, "application/json", {})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("length", [2, MAX_NAME_LENGTH])
+def test_make_rename_leaves_the_code_formatted_and_lint_clean(tmp_path: Path, length: int) -> None:
+    """Names shorter and longer than the current one: ruff has nothing to say after the rename."""
+    copy = copy_repo(tmp_path / "copy")
+    name = ("ab" + "_service" * 4)[:length]
+    assert make(copy, "rename", f"NAME={name}").returncode == 0
+    for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+        checked = run([str(BIN / command[0]), *command[1:]], copy)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 @pytest.mark.slow
 def test_make_rename_twice(tmp_path: Path) -> None:
+    """A renamed service renames again, by the name it has now."""
     copy = copy_repo(tmp_path / "copy")
-    for name in (NEW, SECOND):
+    new, second = free_names(copy, 2)
+    for name in (new, second):
         assert make(copy, "rename", f"NAME={name}").returncode == 0
     assert_renamed(copy, OLD)
-    assert_renamed(copy, NEW)
-    built = run([str(BIN / "python"), "-c", f"import {SECOND}; print({SECOND}.create_app().name)"], copy)
-    assert (built.returncode, built.stdout) == (0, f"{SECOND}\n"), built.stderr
+    assert_renamed(copy, new)
+    built = run([str(BIN / "python"), "-c", f"import {second}; print({second}.create_app().name)"], copy)
+    assert (built.returncode, built.stdout) == (0, f"{second}\n"), built.stderr

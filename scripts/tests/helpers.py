@@ -1,4 +1,4 @@
-"""Helpers for tests of the repository scripts: small fake projects, copies of this repo, subprocesses."""
+"""Helpers for the tests of the template's tooling: small fake projects, copies of this repo, subprocesses."""
 
 from __future__ import annotations
 
@@ -10,13 +10,27 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from scripts.project import current_name, project_paths
+from myservice.tests.processes import BIN as BIN  # re-exported: the tooling tests run its tools
+from myservice.tests.processes import free_port, get, serving
+from scripts.project import ProjectError, check_name, current_name, project_paths
 
-from .conftest import REPO
-from .processes import BIN, free_port, get, serving
+REPO = Path(__file__).resolve().parents[2]
+# Names a copy of this repo may be renamed to: free_names() keeps those the service has not taken.
+CANDIDATE_NAMES = ("billing", "payments", "invoices", "ledger", "shipping", "catalogue", "accounts", "refunds")
 
-# Names the tests rename to; the first ones the service does not already have.
-TARGET_NAMES = [name for name in ("billing", "payments", "invoices", "ledger") if name != current_name(REPO)]
+
+def free_names(root: Path, count: int) -> list[str]:
+    """The first `count` candidate names that `make rename` accepts in `root` (whatever the service's own names)."""
+    old = current_name(root)
+    found = []
+    for name in CANDIDATE_NAMES:
+        try:
+            check_name(root, old, name)
+        except ProjectError:
+            continue
+        found.append(name)
+    assert len(found) >= count, f"only {found} of {CANDIDATE_NAMES} are free names here"
+    return found[:count]
 
 
 def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
@@ -74,10 +88,14 @@ def run_project_tests(root: Path) -> subprocess.CompletedProcess[str]:
 
 
 def make(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run make in `root`: with its own Makefile if it has one, else with this repo's Makefile and scripts."""
+    """Run make in `root` with this test run's venv, taken as it is (no install): with `root`'s own
+    Makefile if it has one, else with this repo's Makefile and scripts."""
+    venv = BIN.parent
+    options = [f"VENV={venv}", "-o", str(venv / "bin/.installed"), "-o", str(venv / "bin/.package")]
     if (root / "Makefile").is_file():
-        return run(["make", "--no-print-directory", *args], root)
-    return run(["make", "--no-print-directory", "-f", str(REPO / "Makefile"), *args], root, {"PYTHONPATH": str(REPO)})
+        return run(["make", "--no-print-directory", *options, *args], root)
+    makefile = ["-f", str(REPO / "Makefile")]
+    return run(["make", "--no-print-directory", *makefile, *options, *args], root, {"PYTHONPATH": str(REPO)})
 
 
 def serve_json(root: Path, app: str, path: str) -> tuple[int, str, object]:

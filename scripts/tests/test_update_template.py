@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from scripts import rename, update_template
-from scripts.origin import git
+from scripts.origin import ORIGIN, git
 from scripts.project import current_name
 
-from .conftest import REPO
-from .projects import TARGET_NAMES, copy_repo, make, run_project_tests, snapshot, text_files, write_tree
+from .helpers import REPO, copy_repo, free_names, make, run_project_tests, snapshot, text_files, write_tree
 
 TEMPLATE = {
     "oldname/__init__.py": "",
@@ -166,24 +165,27 @@ def test_update_refuses(
 
 @pytest.mark.slow
 def test_make_update_template_on_a_renamed_copy_of_this_repo(tmp_path: Path) -> None:
+    """This repo as a template: a renamed clone takes its later changes, renamed, and stays green."""
     template = copy_repo(tmp_path / "template")
+    (template / ORIGIN).unlink(missing_ok=True)  # this repo may itself be a renamed service
     git(template, "init", "--quiet", "--initial-branch", "main")
     commit(template)
     git(tmp_path, "clone", "--quiet", str(template), "service")
-    service, old, new = tmp_path / "service", current_name(REPO), TARGET_NAMES[0]
+    service, old, [new] = tmp_path / "service", current_name(REPO), free_names(template, 1)
     assert make(service, "rename", f"NAME={new}").returncode == 0
     commit(service, {"NOTES.md": "ours\n"})
     settings = (template / "settings.yml").read_text() + "# template fix\n"
-    home = (template / old / "views/home.py").read_text().replace("Return an empty JSON mapping.", "Return {}.")
+    # Appended, not replaced: an edit that finds nothing to replace would test nothing.
+    app = (template / old / "app.py").read_text() + f"# {old}: a template fix\n"
     commit(
         template,
-        {"settings.yml": settings, f"{old}/views/home.py": home, "deploy/app.env": f"QUART_APP={old}\n"},
+        {"settings.yml": settings, f"{old}/app.py": app, "deploy/app.env": f"QUART_APP={old}\n"},
         delete=(".ci/run",),
     )
     result = make(service, "update-template")
     assert result.returncode == 0, result.stderr
     assert (service / "settings.yml").read_text() == settings
-    assert (service / new / "views/home.py").read_text() == home.replace(old, new)
+    assert (service / new / "app.py").read_text().endswith(f"# {new}: a template fix\n")
     assert (service / "deploy/app.env").read_text() == f"QUART_APP={new}\n"
     assert not (service / ".ci/run").exists()
     assert (service / "NOTES.md").read_text() == "ours\n"

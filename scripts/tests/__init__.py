@@ -1,0 +1,1 @@
+"""Tests of the template's tooling: `make rename`, `make blueprint`, `make update-template`."""
