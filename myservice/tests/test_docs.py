@@ -105,7 +105,8 @@ def rendered(default: Value) -> str:
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(REPO)))
 def test_relative_links_resolve(page: Path) -> None:
     """Every relative link of the README and docs/ names an existing file and, if any, one of its headings."""
-    assert broken_links(page) == [], f"broken links in {page.relative_to(REPO)}"
+    broken = broken_links(page)
+    assert broken == [], f"links in {page.relative_to(REPO)} to a missing file or heading: {broken}"
 
 
 def test_every_docs_page_is_linked_from_the_readme() -> None:
@@ -160,8 +161,9 @@ def test_readme_lists_every_make_target() -> None:
     matches = [MAKE_TARGET.match(row[0]) for row in rows]
     assert None not in matches, "every row of the README's targets table starts with `make <target>`"
     documented = {match[1] for match in matches if match}
-    assert sorted(listed - documented) == [], "targets in `make help` but not in README.md"
-    assert sorted(documented - listed) == [], "targets in README.md but not in `make help`"
+    undocumented, unknown = sorted(listed - documented), sorted(documented - listed)
+    assert undocumented == [], f"targets in `make help` but not in README.md's targets table: {undocumented}"
+    assert unknown == [], f"targets in README.md's targets table that `make help` does not list: {unknown}"
 
 
 def test_every_runtime_dependency_is_explained() -> None:
@@ -172,4 +174,5 @@ def test_every_runtime_dependency_is_explained() -> None:
     assert required, "no package found in setup.py's install_requires"
     rows = table_rows((DOCS / "dependencies.md").read_text(), ["package", "why"])
     documented = {name.lower() for row in rows for name in re.findall(r"[A-Za-z0-9_.-]+", row[0])}
-    assert [name for name in required if name.lower() not in documented] == []
+    missing = [name for name in required if name.lower() not in documented]
+    assert missing == [], f"packages of setup.py with no row in docs/dependencies.md: {missing}"
