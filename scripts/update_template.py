@@ -92,9 +92,10 @@ def describe(outcome: replay.Outcome, dry_run: bool) -> str:
 
 def update(root: Path, source: str | None, ref: str, dry_run: bool) -> int:
     """Run the update in `root`; print what it did; 1 if any file conflicts."""
-    origin = check_service(root)
-    if source:
-        origin = replace(origin, source=str(Path(source).resolve()) if Path(source).exists() else source)
+    recorded = check_service(root)
+    origin = recorded
+    if source:  # a one-off (a mirror, a local clone): .template keeps the recorded source
+        origin = replace(recorded, source=str(Path(source).resolve()) if Path(source).exists() else source)
     with tempfile.TemporaryDirectory() as tmp:
         outcomes, target = plan_update(root, Path(tmp), origin, ref)
         for outcome in outcomes:
@@ -105,7 +106,7 @@ def update(root: Path, source: str | None, ref: str, dry_run: bool) -> int:
         print(f"would update from template {origin.commit[:7]} to {target[:7]}")
         return 0
     # Recorded even with conflicts, like git's MERGE_HEAD: the resolution committed with it is the merge.
-    (root / ORIGIN).write_bytes(origin_text(replace(origin, commit=target)))
+    (root / ORIGIN).write_bytes(origin_text(replace(recorded, commit=target)))
     conflicts = [outcome.path for outcome in outcomes if outcome.action == "conflict"]
     if conflicts:
         print(f"update-template: conflicts in {', '.join(conflicts)}: resolve them, then commit", file=sys.stderr)

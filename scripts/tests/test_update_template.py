@@ -130,6 +130,16 @@ def test_conflict_leaves_markers_in_that_file_only(
     ]
 
 
+def test_source_is_used_once_and_not_recorded(template: Path, service: Path, tmp_path: Path) -> None:
+    """SOURCE= names where to fetch from this time; .template keeps the recorded source."""
+    git(tmp_path, "clone", "--quiet", str(template), "mirror")
+    head = commit(tmp_path / "mirror", {"settings.yml": "LOG_LEVEL: ERROR\n"})  # the mirror alone has it
+    recorded = json.loads((service / ".template").read_text())
+    assert update_template.main(["--source", str(tmp_path / "mirror")]) == 0
+    assert (service / "settings.yml").read_text() == "LOG_LEVEL: ERROR\n"
+    assert json.loads((service / ".template").read_text()) == {**recorded, "commit": head}
+
+
 def test_dry_run_lists_and_changes_nothing(template: Path, service: Path, capsys: pytest.CaptureFixture[str]) -> None:
     commit(template, {"settings.yml": "LOG_LEVEL: ERROR\n"})
     before = snapshot(service)
