@@ -25,6 +25,7 @@ from myservice.settings_sources import read_env, read_file
 SERVICE = "myservice"
 ENV_PREFIX = SERVICE.upper() + "_"
 DEFAULT_FILE = "settings.yml"
+HIDDEN = "<secret>"  # what is printed for a secret setting's value
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 Value = bool | int | float | str | list[str]
@@ -33,12 +34,17 @@ Source = str | os.PathLike[str] | Mapping[str, object] | None
 
 @dataclass(frozen=True)
 class Setting:
-    """A setting's default (which also fixes its type), documentation and allowed values."""
+    """A setting's default (which also fixes its type), documentation and allowed values.
+
+    A secret setting (a password, a URL with one in it) is never printed: not by `quart settings`,
+    not in an error message.
+    """
 
     default: Value
     doc: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    secret: bool = False
 
 
 SCHEMA: dict[str, Setting] = {
@@ -94,7 +100,8 @@ def _check(entry: Entry, setting: Setting) -> Value:
     if ok and setting.minimum is not None:
         ok = value >= setting.minimum  # type: ignore[operator]  # numeric, checked by _has_type
     if not ok:
-        raise SettingsError(f"{entry.where}: {entry.key} has value {entry.value!r}; expected {expected}")
+        shown = HIDDEN if setting.secret else repr(entry.value)
+        raise SettingsError(f"{entry.where}: {entry.key} has value {shown}; expected {expected}")
     return value  # type: ignore[return-value]  # checked by _has_type above
 
 
@@ -137,10 +144,17 @@ def _has_type(value: object, default: Value) -> bool:
 def settings_command(key: str | None) -> None:
     """Print the effective settings as YAML, or one setting's value as JSON."""
     # Read afresh rather than from app.config: loading the app for the CLI resets DEBUG to QUART_DEBUG.
-    settings = load_settings()
+    settings = printable(load_settings())
     if key is None:
         click.echo(yaml.safe_dump(settings, sort_keys=False), nl=False)
-    elif key in settings:
-        click.echo(json.dumps(settings[key]))
-    else:
+    elif key not in settings:
         raise click.BadParameter(f"unknown setting {key!r}; expected one of {', '.join(settings)}", param_hint="KEY")
+    elif SCHEMA[key].secret:
+        raise click.BadParameter(f"{key} is a secret setting: it is never printed", param_hint="KEY")
+    else:
+        click.echo(json.dumps(settings[key]))
+
+
+def printable(settings: Mapping[str, Value]) -> dict[str, Value]:
+    """The settings with each secret one that is set shown as HIDDEN: what may be printed or logged."""
+    return {key: HIDDEN if SCHEMA[key].secret and value else value for key, value in settings.items()}

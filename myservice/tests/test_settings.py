@@ -204,3 +204,42 @@ def test_settings_command_unknown_setting() -> None:
     result = create_app().test_cli_runner().invoke(args=["settings", "NOPE"])
     assert result.exit_code == 2
     assert "Invalid value for KEY: unknown setting 'NOPE'; expected one of DEBUG" in result.output
+
+
+@pytest.fixture(name="secret")
+def _secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A secret setting, API_TOKEN, added to the schema for the test, as a service would add one."""
+    monkeypatch.setitem(SCHEMA, "API_TOKEN", Setting("", "Token for the partner API.", secret=True))
+    return "API_TOKEN"
+
+
+def test_settings_command_hides_a_secret_that_is_set(secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`quart settings` shows that a secret is set, never its value."""
+    monkeypatch.setenv(f"MYSERVICE_{secret}", "s3cr3t-value")
+    result = create_app().test_cli_runner().invoke(args=["settings"])
+    assert result.exit_code == 0
+    assert yaml.safe_load(result.output)[secret] == "<secret>"
+    assert "s3cr3t-value" not in result.output
+
+
+def test_settings_command_shows_an_unset_secret_as_its_default(secret: str) -> None:
+    """An empty secret is printed as it is: nothing is hidden, and the operator sees it is missing."""
+    result = create_app().test_cli_runner().invoke(args=["settings"])
+    assert (result.exit_code, yaml.safe_load(result.output)[secret]) == (0, "")
+
+
+def test_settings_command_refuses_to_print_one_secret(secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`quart settings API_TOKEN` says the setting is secret and prints nothing of it."""
+    monkeypatch.setenv(f"MYSERVICE_{secret}", "s3cr3t-value")
+    result = create_app().test_cli_runner().invoke(args=["settings", secret])
+    assert result.exit_code == 2
+    assert f"{secret} is a secret setting: it is never printed" in result.output
+    assert "s3cr3t-value" not in result.output
+
+
+def test_invalid_secret_is_not_echoed(secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-line settings error names the key and what was expected, not the secret value."""
+    monkeypatch.setitem(SCHEMA, secret, Setting(0, "A secret number.", secret=True))
+    with pytest.raises(SettingsError) as raised:
+        validate([Entry(secret, "hunter2", "environment variable X", text=True)])
+    assert str(raised.value) == f"environment variable X: {secret} has value <secret>; expected an integer"
