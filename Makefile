@@ -19,10 +19,13 @@ COVERAGE ?= $(CI)
 # shell's reading of the recipe, so no value can run a command.
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test lint format clean rename blueprint update-template bench
+.PHONY: help install run serve test lint format requirements clean rename blueprint update-template bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# Pins for every supported Python (uv resolves universally, adding markers where versions differ).
+COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 $(if $(UPGRADE),--upgrade)
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv --clear $(VENV)
@@ -60,6 +63,9 @@ lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kuber
 
 bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app [ROUNDS= DURATION= WORKERS= SERVERS= INSTRUCTIONS=1]
 	$(BIN)/python -m bench.bench
+
+requirements: install ## Re-pin requirements*.txt from the ranges in setup.py and requirements-dev.in [UPGRADE=1: newest allowed]
+	$(COMPILE) setup.py -o requirements.txt && $(COMPILE) requirements-dev.in -o requirements-dev.txt
 
 format: install ## Rewrite the code in the house style
 	$(BIN)/ruff check --fix .

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from myservice import create_app
 from myservice.settings import ENV_PREFIX, SCHEMA, Value
 
 from .conftest import REPO
@@ -176,3 +182,38 @@ def test_every_runtime_dependency_is_explained() -> None:
     documented = {name.lower() for row in rows for name in re.findall(r"[A-Za-z0-9_.-]+", row[0])}
     missing = [name for name in required if name.lower() not in documented]
     assert missing == [], f"packages of setup.py with no row in docs/dependencies.md: {missing}"
+
+
+def example(page: Path, title: str) -> str:
+    """The first Python code block of the section `title` of `page`."""
+    found = re.search(r"^```python\n(.*?)^```", section(page, title), re.MULTILINE | re.DOTALL)
+    assert found, f"{page.name} has no Python example under {title!r}"
+    return found[1]
+
+
+@pytest.fixture(name="state_example")
+def _state_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """growing.md's per-process state example, as an importable module."""
+    (tmp_path / "state_example.py").write_text(example(DOCS / "growing.md", "Keeping per-process state"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield importlib.import_module("state_example")
+    del sys.modules["state_example"]
+
+
+async def test_per_process_state_example_opens_serves_and_closes(state_example: ModuleType) -> None:
+    """The example works as written: its executor opens before serving, serves, and is shut down after."""
+    app = create_app(blueprints=[state_example.reports], settings={"TESTING": True})
+    async with app.test_app():
+        executor = app.extensions[state_example.EXECUTOR]
+        response = await app.test_client().get("/reports/")
+        assert (response.status_code, await response.get_json()) == (200, {"lines": 1000})
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        executor.submit(print)
+
+
+@pytest.mark.slow
+def test_per_process_state_example_passes_mypy_strict(state_example: ModuleType) -> None:
+    """Its typed accessor keeps views type-checked (mypy --strict, as `make lint` runs it)."""
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(state_example.__file__)]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert checked.returncode == 0, checked.stdout
