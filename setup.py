@@ -14,6 +14,12 @@ setup(
     description="A Quart microservice",
     packages=find_packages(exclude=["*.tests", "*.tests.*"]),
     python_requires=">=3.11",
+    # The Pythons CI tests (the workflow's matrix) and the Dockerfile may use; tests keep the three in step.
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+    ],
     # Ranges, not pins (those are in requirements.txt). Quart 0.23 needs Python 3.13.
     install_requires=[
         "quart>=0.20,<0.23",

@@ -1,4 +1,4 @@
-"""The Dockerfile: its final stage, and its CMD and HEALTHCHECK run as the image would run them."""
+"""The Dockerfile: its Python is a tested one, its final stage, and its CMD and HEALTHCHECK run as the image would."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import REPO
 from .processes import BIN, free_port, serving
 from .test_deploy import pod
+
+
+def supported_pythons() -> list[str]:
+    """The Python versions setup.py's classifiers name: the one list the Dockerfile and CI follow."""
+    return re.findall(r'"Programming Language :: Python :: (3\.\d+)"', (REPO / "setup.py").read_text())
 
 
 def final_stage() -> list[tuple[str, str]]:
@@ -41,6 +47,25 @@ def healthcheck() -> list[str]:
     (check,) = arguments("HEALTHCHECK")
     command: list[str] = json.loads(check.partition(" CMD ")[2])
     return command
+
+
+def test_base_image_is_a_supported_python() -> None:
+    """The image runs a Python that CI tests."""
+    (version,) = re.findall(r"^ARG PYTHON_IMAGE=\S*python:(3\.\d+)\b", (REPO / "Dockerfile").read_text(), re.M)
+    assert version in supported_pythons()
+
+
+def test_ci_matrix_tests_every_supported_python() -> None:
+    """The workflow's matrix is exactly the supported Pythons, as strings (unquoted YAML reads 3.10 as 3.1)."""
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    assert job["strategy"]["matrix"]["python-version"] == supported_pythons()
+
+
+def test_python_requires_is_the_oldest_supported_python() -> None:
+    """pip refuses the Pythons older than the oldest one tested, and no older one is claimed."""
+    oldest = min(supported_pythons(), key=lambda version: tuple(map(int, version.split("."))))
+    assert f'python_requires=">={oldest}"' in (REPO / "setup.py").read_text()
 
 
 def test_runs_hypercorn_with_the_production_config() -> None:

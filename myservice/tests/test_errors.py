@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 import pytest
 from quart.typing import TestClientProtocol as Client
@@ -14,6 +15,9 @@ async def assert_problem(response: object, status: int, detail: str) -> dict[str
     assert response.content_type == "application/problem+json"  # type: ignore[attr-defined]
     body: dict[str, object] = await response.get_json(force=True)  # type: ignore[attr-defined]
     assert body["type"] == "about:blank"
+    # The running Python's wording: 3.13 follows RFC 9110 (413 is "Content Too Large", no longer
+    # "Request Entity Too Large"), so a hard-coded title would pass on one Python only.
+    assert body["title"] == HTTPStatus(status).phrase
     assert body["status"] == status
     assert detail in str(body["detail"])
     assert body["request_id"] == response.headers["X-Request-ID"]  # type: ignore[attr-defined]
@@ -21,20 +25,18 @@ async def assert_problem(response: object, status: int, detail: str) -> dict[str
 
 
 async def test_unknown_route(client: Client) -> None:
-    body = await assert_problem(await client.get("/no/such/route"), 404, "not found on the server")
-    assert body["title"] == "Not Found"
+    await assert_problem(await client.get("/no/such/route"), 404, "not found on the server")
 
 
 async def test_method_not_allowed_keeps_sorted_allow_header(client: Client) -> None:
     response = await client.delete("/")
-    body = await assert_problem(response, 405, "method is not allowed")
-    assert (body["title"], response.headers["Allow"]) == ("Method Not Allowed", "GET, HEAD, OPTIONS")
+    await assert_problem(response, 405, "method is not allowed")
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 async def test_body_too_large(probe_client: Client) -> None:
     response = await probe_client.post("/probes/echo", json={"text": "x" * 100})
-    body = await assert_problem(response, 413, "data value transmitted exceeds the capacity limit")
-    assert body["title"] == "Request Entity Too Large"
+    await assert_problem(response, 413, "data value transmitted exceeds the capacity limit")
 
 
 @pytest.mark.parametrize("data", [b"{not json", b'{"a": 1', b"\xff\xfe"])
@@ -48,10 +50,9 @@ async def test_valid_json_body(probe_client: Client) -> None:
     assert (response.status_code, await response.get_json()) == (200, {"received": {"a": [1, 2]}})
 
 
-@pytest.mark.parametrize(("code", "title"), [(400, "Bad Request"), (403, "Forbidden"), (409, "Conflict")])
-async def test_abort_in_a_view(probe_client: Client, code: int, title: str) -> None:
-    body = await assert_problem(await probe_client.get(f"/probes/abort/{code}"), code, f"aborted with {code}")
-    assert body["title"] == title
+@pytest.mark.parametrize("code", [400, 403, 409])
+async def test_abort_in_a_view(probe_client: Client, code: int) -> None:
+    await assert_problem(await probe_client.get(f"/probes/abort/{code}"), code, f"aborted with {code}")
 
 
 async def test_unhandled_exception_is_a_generic_500(probe_client: Client, caplog: pytest.LogCaptureFixture) -> None:
