@@ -26,7 +26,7 @@ def init_app(app: Quart) -> None:
 
 
 class Request(JSONRequest):
-    """The service's request: JSON body errors as myservice.errors says, and left in its ASGI scope,
+    """The service's request: JSON body errors as errors.JSONRequest says, and left in its ASGI scope,
     where the middleware reads the route it matched (a URL value preprocessor costs far more)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401  # as Quart's

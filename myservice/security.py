@@ -15,7 +15,7 @@ PAGE_HEADERS = (NOSNIFF, (b"x-frame-options", b"DENY"), (b"referrer-policy", b"n
 
 
 def init_app(app: Quart) -> None:
-    """Allow CORS for CORS_ALLOWED_ORIGINS, if any. (The headers are added by myservice.middleware.)"""
+    """Allow CORS for CORS_ALLOWED_ORIGINS, if any. (The middleware adds the headers.)"""
     if app.config["CORS_ALLOWED_ORIGINS"]:
         cors(app, allow_origin=app.config["CORS_ALLOWED_ORIGINS"])
 

@@ -1,4 +1,4 @@
-"""Settings: built-in defaults < a YAML or INI file < MYSERVICE_* environment variables < a mapping.
+"""Settings: built-in defaults < a YAML or INI file < MYSERVICE_* variables < a mapping.
 
 Every source is read to entries (key, value, where it came from; see `myservice.settings_sources`)
 that go through `validate`, the one place that checks keys, types and ranges.

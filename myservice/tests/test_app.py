@@ -75,6 +75,6 @@ def test_invalid_settings_stop_create_app() -> None:
 def test_import_reads_no_settings(tmp_path: Path) -> None:
     (tmp_path / "settings.yml").write_text("NOT: [valid\n")
     env = {"PATH": "", "QUART_SETTINGS": str(tmp_path / "missing.yml"), "PYTHONPATH": str(REPO)}
-    code = "import myservice, myservice.app, myservice.views; print('imported')"
+    code = "import myservice.app, myservice.views; print('imported')"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert (result.returncode, result.stdout, result.stderr) == (0, "imported\n", "")

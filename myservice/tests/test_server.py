@@ -1,4 +1,4 @@
-"""The options every production server starts from (myservice.server), read once for both servers."""
+"""myservice.server: the options every production server starts from, read once for both servers."""
 
 from __future__ import annotations
 
