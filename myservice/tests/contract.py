@@ -1,6 +1,7 @@
 """A test-only blueprint with validated input (JSON body, query string, headers), and an app that mounts it.
 
-It follows the pattern of README "Adding a blueprint"; test_api.py and test_fuzz.py drive it.
+It follows the pattern of README "Adding a blueprint" (get_order: an `abort(404)` documented with
+`problem_response`, as the API docs say); test_api.py and test_fuzz.py drive it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from typing import Annotated
 
 from annotated_types import Ge, MinLen
 from pydantic.dataclasses import dataclass
-from quart import Blueprint, Quart
+from quart import Blueprint, Quart, abort
 from quart_schema import validate_headers, validate_querystring, validate_request, validate_response
 
 from myservice import create_app
+from myservice.openapi import problem_response
 from myservice.views import find_blueprints
 
 contract = Blueprint("contract", __name__, url_prefix="/contract")
@@ -81,6 +83,14 @@ async def post_order(data: Order, query_args: OrderOptions) -> Receipt:
 async def get_greeting(headers: Caller) -> Greeting:
     """Greet the caller named by the X-Caller header."""
     return Greeting(f"hello, {headers.x_caller}")
+
+
+@contract.get("/orders/<int:order_id>")
+@validate_response(Receipt)
+@problem_response(404, description="No order has this id.")
+async def get_order(order_id: int) -> Receipt:
+    """Get a placed order: none is kept, so every id is a 404."""
+    abort(404, f"There is no order {order_id}.")
 
 
 def create_contract_app(settings: dict[str, object] | None = None) -> Quart:
