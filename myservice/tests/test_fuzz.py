@@ -23,16 +23,16 @@ if TYPE_CHECKING:
 SHORT, LONG = 3, 25  # examples per operation and mode
 
 
-@pytest.fixture(name="hypothesis_cache", autouse=True)
-def _hypothesis_cache() -> Iterator[Path]:
-    """Hypothesis's caches in the user's cache folder, not in ./.hypothesis of the folder it was imported in."""
+@pytest.fixture(autouse=True)
+def _hypothesis_cache() -> Iterator[None]:
+    """Hypothesis's caches in the user's cache folder, never in the repository."""
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    # Its Unicode tables take seconds to compute (it keeps no example database here: database=None);
-    # its default folder is fixed at import, and collection imports it in the repository.
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hypothesis"
-    set_hypothesis_home_dir(folder)
-    yield folder
+    # Its Unicode tables take seconds to compute: keep them across runs. Its default folder is
+    # ./.hypothesis of wherever it was first imported, which is the repository if anything imports
+    # it at collection. (No example database: the tests pass database=None.)
+    set_hypothesis_home_dir(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hypothesis")
+    yield
     set_hypothesis_home_dir(None)
 
 
