@@ -1,12 +1,14 @@
 """The OpenAPI document: quart-schema's, with operations named after their handlers and tagged by blueprint.
 
 Routes with validated input also document their problem+json answers (400; 413 and 415 for a JSON
-body); `text_response` documents a text/plain body, which quart-schema cannot.
+body), routes with path parameters their 404; `problem_response` documents the problems a route
+raises itself (`abort(409, ...)`), `text_response` a text/plain body: quart-schema can do neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from pydantic.dataclasses import dataclass
@@ -17,13 +19,15 @@ from quart_schema.validation import (
     QUART_SCHEMA_QUERYSTRING_ATTRIBUTE,
     QUART_SCHEMA_REQUEST_ATTRIBUTE,
 )
-from werkzeug.routing import Rule
+from werkzeug.routing import BaseConverter, FloatConverter, IntegerConverter, Rule
 
 from myservice.errors import MEDIA_TYPE
 
 TEXT_RESPONSE = "_myservice_text_response"
+PROBLEM_RESPONSES = "_myservice_problem_responses"
 INPUT_PROBLEMS = {400: "The request is malformed or fails validation; `errors` names each failing field."}
 BODY_PROBLEMS = {413: "The body is larger than MAX_CONTENT_LENGTH.", 415: "The body is not sent as JSON."}
+PATH_PROBLEMS = {404: "Nothing is at this path: a path parameter is not of its type."}
 
 F = TypeVar("F", bound=Callable[..., object])
 Parameters = tuple[list[dict[str, Any]], dict[str, Any]]
@@ -60,13 +64,28 @@ def text_response(description: str) -> Callable[[F], F]:
     return decorator
 
 
+def problem_response(status: int, *more: int, description: str | None = None) -> Callable[[F], F]:
+    """Document problem+json answers the route gives (`abort(404, ...)`), described by `description` or HTTP phrase."""
+    statuses = (status, *more)
+    if wrong := [code for code in statuses if not 400 <= code < 600]:
+        raise ValueError(f"problem_response: {wrong} are not error statuses (4xx or 5xx)")
+    answers = {code: description or HTTPStatus(code).phrase for code in statuses}
+
+    def decorator(func: F) -> F:
+        # A new dict: quart-schema's wrappers share the handler's attributes, stacked decorators add up.
+        setattr(func, PROBLEM_RESPONSES, getattr(func, PROBLEM_RESPONSES, {}) | answers)
+        return func
+
+    return decorator
+
+
 class Provider(OpenAPIProvider):
     """Builds the document from the app's routes when /openapi.json is asked for."""
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         """The path objects of `rule` and the schemas they refer to."""
         paths, components = super().build_paths(rule)
-        responses, more_components = self._more_responses(self._app.view_functions[rule.endpoint])
+        responses, more_components = self._more_responses(rule)
         blueprint = rule.endpoint.rpartition(".")[0]
         for operations in paths.values():
             for operation in operations.values():
@@ -85,35 +104,45 @@ class Provider(OpenAPIProvider):
         """The header parameters, the required ones marked so (quart-schema marks none)."""
         return _mark_required(model, *super().build_headers_parameters(model))
 
+    def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
+        """The path parameter, bounded as its converter is (`<int:id>` takes no negative number)."""
+        parameter = super().build_path_parameter(name, converter)
+        if isinstance(converter, IntegerConverter | FloatConverter):
+            low = 0 if converter.min is None and not converter.signed else converter.min
+            bounds = (("minimum", low), ("maximum", converter.max))
+            parameter["schema"] |= {key: value for key, value in bounds if value is not None}
+        return parameter
+
     def operation_id(self, method: str, path: str, func: Callable[..., object]) -> str:
         """The handler's name (quart-schema's `get_get_home` stutters: handlers are named <verb>_<noun>)."""
         return func.__name__
 
-    def _more_responses(self, handler: Callable[..., object]) -> tuple[dict[int, Any], dict[str, Any]]:
+    def _more_responses(self, rule: Rule) -> tuple[dict[int, Any], dict[str, Any]]:
         """The text/plain and problem+json responses that quart-schema leaves out."""
+        handler = self._app.view_functions[rule.endpoint]
         responses: dict[int, Any] = {}
         if (description := getattr(handler, TEXT_RESPONSE, None)) is not None:
             responses[200] = {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
-        problems = _problems(handler)
+        problems = _problems(handler, rule) | getattr(handler, PROBLEM_RESPONSES, {})
         if not problems:
             return responses, {}
         problem, components = self.build_response_object(Problem, None)
-        content = {MEDIA_TYPE: problem["content"]["application/json"]}
+        components["Problem"] = problem["content"]["application/json"]["schema"]  # once, not in every response
+        content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         responses |= {status: {"description": text, "content": content} for status, text in problems.items()}
         return responses, components
 
 
-def _problems(handler: Callable[..., object]) -> dict[int, str]:
-    """What can be wrong with a handler's validated input, by status."""
+def _problems(handler: Callable[..., object], rule: Rule) -> dict[int, str]:
+    """What can be wrong with a request's path or a handler's validated input, by status."""
     body = getattr(handler, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
-    problems: dict[int, str] = {}
-    if body or any(
+    parameters = [
         getattr(handler, name, None) for name in (QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QUART_SCHEMA_HEADERS_ATTRIBUTE)
-    ):
-        problems |= INPUT_PROBLEMS
-    if body and body[1] == DataSource.JSON:
-        problems |= BODY_PROBLEMS
-    return problems
+    ]
+    # The router answers 404 to a value its converter refuses (`/orders/abc` for `<int:order_id>`).
+    problems = PATH_PROBLEMS if rule.arguments - set(rule.defaults or ()) else {}
+    problems = problems | (INPUT_PROBLEMS if body or any(parameters) else {})
+    return problems | (BODY_PROBLEMS if body and body[1] == DataSource.JSON else {})
 
 
 def _mark_required(model: type[Any], parameters: list[dict[str, Any]], definitions: dict[str, Any]) -> Parameters:

@@ -1,8 +1,9 @@
 """Scaffold a blueprint: `python3 -m scripts.blueprint orders` (what `make blueprint` runs).
 
-Writes `<package>/views/orders.py` (Blueprint "orders" at /orders, one validated, documented JSON
-route: a query dataclass, a response dataclass) and `<package>/tests/test_orders.py` (its happy
-path and a validation error). Discovery serves it; nothing else is edited.
+Writes `<package>/views/orders.py` (Blueprint "orders" at /orders: `GET /orders/` lists them,
+validating `limit`; `GET /orders/<int:order_id>` gets one or answers a documented 404; both read a
+sample tuple that stands in for storage) and `<package>/tests/test_orders.py` (both routes, found
+and not, and a validation error). Discovery serves it; nothing else is edited.
 """
 
 from __future__ import annotations
@@ -11,72 +12,43 @@ import argparse
 import sys
 from pathlib import Path
 
+from scripts.blueprint_templates import TEST, VIEW
 from scripts.project import ProjectError, check_identifier, current_name
 
-VIEW = '''"""The {name} blueprint."""
-
-from __future__ import annotations
-
-from pydantic.dataclasses import dataclass
-from quart import Blueprint
-from quart_schema import validate_querystring, validate_response
-
-{name} = Blueprint("{name}", __name__, url_prefix="/{name}")
+# Names the views module imports: a model class of the same name would hide one.
+IMPORTED = {"Annotated", "Blueprint", "Field"}
+# Plural endings and the singular's, the first that matches wins: orders -> order; stock stays stock.
+SINGULAR = {"ies": "y", "sses": "ss", "xes": "x", "ches": "ch", "shes": "sh", "ss": "ss", "us": "us", "s": ""}
 
 
-@dataclass
-class {title}Query:
-    """Which of the {name} to list."""
-
-    limit: int = 10
-
-
-@dataclass
-class {title}Page:
-    """A page of the {name}."""
-
-    {name}: list[str]
-    limit: int
-
-
-@{name}.get("/")
-@validate_querystring({title}Query)
-@validate_response({title}Page)
-async def list_{name}(query_args: {title}Query) -> {title}Page:
-    """List the {name}."""
-    return {title}Page({name}=[], limit=query_args.limit)
-'''
-
-TEST = '''"""The {name} blueprint."""
-
-from quart.typing import TestClientProtocol as Client
-
-
-async def test_list_{name}(client: Client) -> None:
-    response = await client.get("/{name}/", query_string={{"limit": "5"}})
-    assert (response.status_code, response.content_type) == (200, "application/json")
-    assert await response.get_json() == {{"{name}": [], "limit": 5}}
-
-
-async def test_list_{name}_with_invalid_limit(client: Client) -> None:
-    response = await client.get("/{name}/", query_string={{"limit": "many"}})
-    assert (response.status_code, response.content_type) == (400, "application/problem+json")
-    problem = await response.get_json()
-    assert [error["loc"] for error in problem["errors"]] == [["query", "limit"]]
-'''
+def singular(name: str) -> str:
+    """One of `name` (categories -> category, addresses -> address, orders -> order); `name` if not a plural."""
+    for ending, one in SINGULAR.items():
+        if name.endswith(ending) and name.removesuffix(ending).strip("_"):
+            return name.removesuffix(ending) + one
+    return name
 
 
 def scaffold(root: Path, name: str) -> list[Path]:
     """Write the views module and the tests module of blueprint `name`; refuse a taken or invalid name."""
     check_identifier(name, "blueprint name")
+    item = singular(name)
+    names = {"name": name, "NAME": name.upper(), "Title": _camel(name), "item": item, "Item": _camel(item)}
+    if names["Item"] in IMPORTED:
+        raise ProjectError(f"invalid blueprint name {name!r}: its model class {names['Item']} would hide an import")
     package = root / current_name(root)
     files = {package / "views" / f"{name}.py": VIEW, package / "tests" / f"test_{name}.py": TEST}
     for path in [*files, package / "views" / name]:
         if path.exists():
             raise ProjectError(f"blueprint {name!r} exists already: {path.relative_to(root)}")
     for path, template in files.items():
-        path.write_text(template.format(name=name, title=name.title().replace("_", "")))
+        path.write_text(template.format(package=package.name, **names))
     return list(files)
+
+
+def _camel(name: str) -> str:
+    """A class name for `name`: order_items -> OrderItems."""
+    return name.title().replace("_", "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from quart import Blueprint, Quart, Response
+from quart.typing import RouteCallable
 from quart.typing import TestClientProtocol as Client
 from quart_schema import ResponseSchemaValidationError
 from quart_schema.conversion import model_dump
@@ -19,16 +21,18 @@ from quart_schema.conversion import model_dump
 import myservice
 from myservice import create_app
 from myservice.api import field_errors
+from myservice.openapi import problem_response
 
 from .contract import create_contract_app
 from .test_errors import assert_problem
 
 DOCS_ENDPOINTS = {"openapi", "swagger_ui"}
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 ORDER = {"item": "tea", "quantity": 2, "address": {"street": "1 Main St", "city": "Leeds"}}
 
 
 def undocumented(app: Quart, document: dict[str, Any]) -> list[str]:
-    """Each route and method of `app` missing from `document`, or there without a summary, tags or responses."""
+    """Each route and method of `app` missing from `document`, or there without a summary, tags or a 2xx response."""
     missing = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint in DOCS_ENDPOINTS:
@@ -36,7 +40,10 @@ def undocumented(app: Quart, document: dict[str, Any]) -> list[str]:
         path = re.sub(r"<(?:[^:<>]*:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation = document["paths"].get(path, {}).get(method.lower(), {})
-            lacking = [key for key in ("summary", "tags", "responses") if not operation.get(key)]
+            lacking = [key for key in ("summary", "tags") if not operation.get(key)]
+            # Problem answers alone (the 404 of a path parameter, the 400 of validated input) say nothing of success.
+            if not any(str(status).startswith("2") for status in operation.get("responses", {})):
+                lacking.append("2xx response")
             if lacking:
                 missing.append(f"{method} {rule.rule} ({rule.endpoint}) has no {', '.join(lacking)}")
     return missing
@@ -48,6 +55,23 @@ async def openapi_document(app: Quart) -> dict[str, Any]:
     assert (response.status_code, response.content_type) == (200, "application/json")
     document: dict[str, Any] = await response.get_json()
     return document
+
+
+def check_against(document: dict[str, Any], content: dict[str, Any], body: object) -> None:
+    """Validate `body` against the schema of a response's `content`, its refs resolved in `document`."""
+    [media] = content.values()
+    OAS31Validator({**media["schema"], "components": document["components"]}).validate(body)
+
+
+async def documented_responses(*handlers: RouteCallable) -> dict[str, dict[str, Any]]:
+    """The documented responses of each handler, served at GET /<handler name>/<int:order_id>, by handler name."""
+    blueprint = Blueprint("probed", __name__)
+    for handler in handlers:
+        blueprint.get(f"/{handler.__name__}/<int:order_id>")(handler)
+    app = create_app(blueprints=[blueprint])
+    async with app.test_app():
+        paths = (await openapi_document(app))["paths"]
+    return {handler.__name__: paths[f"/{handler.__name__}/{{order_id}}"]["get"]["responses"] for handler in handlers}
 
 
 @pytest.fixture(name="contract_client")
@@ -80,7 +104,7 @@ async def test_an_undocumented_route_is_named() -> None:
     app = create_app(blueprints=[bare])
     async with app.test_app():
         missing = undocumented(app, await openapi_document(app))
-    assert missing == ["GET /bare/<int:number> (bare.get_bare) has no summary, responses"]
+    assert missing == ["GET /bare/<int:number> (bare.get_bare) has no summary, 2xx response"]
 
 
 async def test_operations_are_named_summarised_and_tagged(app: Quart) -> None:
@@ -103,13 +127,7 @@ async def test_validated_input_documents_its_problems() -> None:
     order, greeting = paths["/contract/orders"]["post"], paths["/contract/greeting"]["get"]
     assert set(order["responses"]) == {"200", "400", "413", "415"}
     assert set(greeting["responses"]) == {"200", "400"}
-    assert order["responses"]["400"]["content"]["application/problem+json"]["schema"]["required"] == [
-        "type",
-        "title",
-        "status",
-        "detail",
-        "request_id",
-    ]
+    assert order["responses"]["400"]["content"] == PROBLEM
     assert greeting["parameters"] == [
         {
             "name": "x-caller",
@@ -117,6 +135,79 @@ async def test_validated_input_documents_its_problems() -> None:
             "required": True,
             "schema": {"minLength": 1, "title": "X Caller", "type": "string"},
         }
+    ]
+
+
+async def test_problem_response_documents_problem_json(contract_client: Client) -> None:
+    """`problem_response` documents the route's 404 as problem+json, and the real 404 matches that schema."""
+    document = await openapi_document(create_contract_app())
+    validate(document)
+    operation = document["paths"]["/contract/orders/{order_id}"]["get"]
+    assert set(operation["responses"]) == {"200", "404"}
+    not_found = operation["responses"]["404"]
+    assert (not_found["description"], not_found["content"]) == ("No order has this id.", PROBLEM)
+    assert document["components"]["schemas"]["Problem"]["required"] == [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "request_id",
+    ]
+    response = await contract_client.get("/contract/orders/7")
+    body = await assert_problem(response, 404, "There is no order 7.")
+    check_against(document, not_found["content"], body)
+
+
+async def test_problem_response_describes_by_http_phrase_or_description() -> None:
+    """Statuses without a description get their HTTP phrase; stacked decorators add up; the path's 404 is kept."""
+
+    @problem_response(409, 503)
+    @problem_response(410, description="The order is archived.")
+    async def get_archived(order_id: int) -> dict[str, int]:
+        """Get an archived order."""
+        return {"id": order_id}
+
+    async def get_plain(order_id: int) -> dict[str, int]:
+        """Get an order."""
+        return {"id": order_id}
+
+    responses = await documented_responses(get_archived, get_plain)
+    described = {
+        status: (answer["description"], answer["content"]) for status, answer in responses["get_archived"].items()
+    }
+    assert described == {
+        "404": ("Nothing is at this path: a path parameter is not of its type.", PROBLEM),
+        "409": ("Conflict", PROBLEM),
+        "410": ("The order is archived.", PROBLEM),
+        "503": ("Service Unavailable", PROBLEM),
+    }
+    assert list(responses["get_plain"]) == ["404"]
+
+
+@pytest.mark.parametrize("status", [200, 302, 600])
+def test_problem_response_refuses_a_status_that_is_not_an_error(status: int) -> None:
+    with pytest.raises(ValueError, match=rf"problem_response: \[{status}\] are not error statuses \(4xx or 5xx\)"):
+        problem_response(404, status)
+
+
+async def test_path_parameters_are_bounded_as_their_converters() -> None:
+    """`<int:id>` takes no negative number, so the fuzzer's valid ids reach the handler instead of the router's 404."""
+    bounded = Blueprint("bounded", __name__)
+
+    @bounded.get("/<int:a>/<int(signed=True):b>/<int(min=1, max=9):c>/<float:d>/<e>")
+    async def get_bounded(a: int, b: int, c: int, d: float, e: str) -> dict[str, int]:
+        """Get nothing."""
+        return {}
+
+    app = create_app(blueprints=[bounded])
+    async with app.test_app():
+        parameters = (await openapi_document(app))["paths"]["/{a}/{b}/{c}/{d}/{e}"]["get"]["parameters"]
+    assert [(item["name"], item["schema"]) for item in parameters] == [
+        ("a", {"type": "integer", "minimum": 0}),
+        ("b", {"type": "integer"}),
+        ("c", {"type": "integer", "minimum": 1, "maximum": 9}),
+        ("d", {"type": "number", "minimum": 0}),
+        ("e", {"type": "string"}),
     ]
 
 

@@ -3,29 +3,45 @@
 Requests go through the ASGI transport (no network, no server). Every operation of the service,
 plus the validated test-only routes of contract.py, gets valid and invalid input; no answer may be
 a 5xx, and every answer must match the status, content type and schema that the document gives.
+A short pass runs with the fast tests, so a broken contract shows before CI; the long one is slow.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import given, settings
 
 from .contract import create_contract_app
 
 if TYPE_CHECKING:
     from schemathesis import Case
 
-MAX_EXAMPLES = 25
-pytestmark = pytest.mark.slow  # a few seconds: runs in CI and with `make test SLOW=1`
+SHORT, LONG = 3, 25  # examples per operation and mode
 
 
+@pytest.fixture(autouse=True)
+def _hypothesis_cache() -> Iterator[None]:
+    """Hypothesis's caches in the user's cache folder, never in the repository."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    # Its Unicode tables take seconds to compute: keep them across runs. Its default folder is
+    # ./.hypothesis of wherever it was first imported, which is the repository if anything imports
+    # it at collection. (No example database: the tests pass database=None.)
+    set_hypothesis_home_dir(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hypothesis")
+    yield
+    set_hypothesis_home_dir(None)
+
+
+@pytest.mark.parametrize("max_examples", [SHORT, pytest.param(LONG, marks=pytest.mark.slow)], ids=["short", "long"])
 @pytest.mark.parametrize("mode_name", ["positive", "negative"])
-def test_api_contract(mode_name: str) -> None:
-    # Imported here: importing schemathesis takes seconds, and the fast suite collects this module
-    # even though it deselects this test.
+def test_api_contract(mode_name: str, max_examples: int) -> None:
+    # Imported here: importing schemathesis takes seconds, and only this test needs it.
     import schemathesis
+    from hypothesis import given, settings
     from schemathesis import GenerationMode
     from schemathesis.core.result import Ok
 
@@ -41,13 +57,13 @@ def test_api_contract(mode_name: str) -> None:
             continue  # nothing to make invalid
         fuzzed.add(operation.label)
 
-        # database=None: no .hypothesis folder left behind; derandomize: the same cases on every run.
+        # database=None: no example database; derandomize: the same cases on every run.
         @given(case=operation.as_strategy(mode))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True)
+        @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True)
         def check(case: Case[Any]) -> None:
             calls.append(case.operation.label)
             case.call_and_validate()
 
         check()
     assert set(calls) == fuzzed
-    assert {"POST /contract/orders", "GET /contract/greeting"} <= fuzzed
+    assert {"POST /contract/orders", "GET /contract/greeting", "GET /contract/orders/{order_id}"} <= fuzzed

@@ -17,15 +17,16 @@ from scripts.project import current_name
 from .helpers import BIN, REPO, copy_repo, make, run, run_project_tests, serve_json, snapshot, write_tree
 
 PACKAGE = "shopfront"
+ORDERS = {"orders": [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}], "limit": 10}
 
 
 @pytest.fixture(name="project")
 def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A small importable project whose package is `shopfront`, as the current folder."""
-    root = write_tree(
-        tmp_path / "project",
-        {f"{PACKAGE}/{name}": "" for name in ("__init__.py", "app.py", "views/__init__.py", "tests/__init__.py")},
-    )
+    files = {f"{PACKAGE}/{name}": "" for name in ("__init__.py", "app.py", "views/__init__.py", "tests/__init__.py")}
+    # The scaffold imports problem_response from the project's package: this one lends the service's.
+    files[f"{PACKAGE}/openapi.py"] = f"from {current_name(REPO)}.openapi import problem_response as problem_response\n"
+    root = write_tree(tmp_path / "project", files)
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(root))
     yield root
@@ -37,22 +38,51 @@ async def test_scaffold_is_served_and_its_test_passes(project: Path, capsys: pyt
     assert blueprint.main(["orders"]) == 0
     assert capsys.readouterr().out == f"wrote {PACKAGE}/views/orders.py\nwrote {PACKAGE}/tests/test_orders.py\n"
     views = importlib.import_module(f"{PACKAGE}.views.orders")
-    assert (views.orders.name, views.orders.url_prefix, views.list_orders.__doc__) == (
-        "orders",
-        "/orders",
-        "List the orders.",
+    assert (views.orders.name, views.orders.url_prefix) == ("orders", "/orders")
+    assert (views.list_orders.__doc__, views.get_order.__doc__) == (
+        "List the orders, at most `limit` of them.",
+        "Get one of the orders by its id.",
     )
+    tests = importlib.import_module(f"{PACKAGE}.tests.test_orders")
+    names = sorted(name for name in vars(tests) if name.startswith("test_"))
+    assert names == [
+        "test_get_order",
+        "test_get_order_not_found",
+        "test_list_orders",
+        "test_list_orders_with_invalid_limit",
+    ]
     app = create_app(blueprints=[views.orders], settings={"TESTING": True})
     async with app.test_app():
-        response = await app.test_client().get("/orders/")
+        client = app.test_client()
+        response = await client.get("/orders/")
         assert (response.status_code, response.content_type, await response.get_json()) == (
             200,
             "application/json",
-            {"orders": [], "limit": 10},
+            ORDERS,
         )
-        tests = importlib.import_module(f"{PACKAGE}.tests.test_orders")
-        await tests.test_list_orders(app.test_client())
-        await tests.test_list_orders_with_invalid_limit(app.test_client())
+        document = await (await client.get("/openapi.json")).get_json()
+        for name in names:
+            await getattr(tests, name)(client)
+    not_found = document["paths"]["/orders/{order_id}"]["get"]["responses"]["404"]
+    assert (not_found["description"], list(not_found["content"])) == (
+        "No order has this id.",
+        ["application/problem+json"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "one"),
+    [
+        ("orders", "order"),
+        ("categories", "category"),
+        ("addresses", "address"),
+        ("stock", "stock"),
+        ("status", "status"),
+    ],
+)
+def test_blueprint_names_one_of_them(name: str, one: str) -> None:
+    """get_<one> is named with the singular of the blueprint's name, or the name itself if it is not a plural."""
+    assert blueprint.singular(name) == one
 
 
 @pytest.mark.parametrize(
@@ -66,6 +96,7 @@ async def test_scaffold_is_served_and_its_test_passes(project: Path, capsys: pyt
         ),
         ("import", "invalid blueprint name 'import': it is a Python keyword or builtin"),
         ("dict", "invalid blueprint name 'dict': it is a Python keyword or builtin"),
+        ("fields", "invalid blueprint name 'fields': its model class Field would hide an import"),
         ("home", f"blueprint 'home' exists already: {PACKAGE}/views/home.py"),
         ("stats", f"blueprint 'stats' exists already: {PACKAGE}/tests/test_stats.py"),
         ("admin", f"blueprint 'admin' exists already: {PACKAGE}/views/admin"),
@@ -106,5 +137,8 @@ def test_make_blueprint_in_a_copy_lints_passes_its_tests_and_serves(tmp_path: Pa
         assert checked.returncode == 0, checked.stdout
     tests = run_project_tests(copy)
     assert tests.returncode == 0, tests.stdout
-    assert f"PASSED {package}/tests/test_orders.py::test_list_orders" in tests.stdout.splitlines()
-    assert serve_json(copy, package, "/orders/") == (200, "application/json", {"orders": [], "limit": 10})
+    passed = set(tests.stdout.splitlines())
+    # The fast fuzz pass covers every route of the discovered blueprints: the scaffold's too.
+    for test in ("test_orders.py::test_get_order_not_found", "test_fuzz.py::test_api_contract[positive-short]"):
+        assert f"PASSED {package}/tests/{test}" in passed, tests.stdout
+    assert serve_json(copy, package, "/orders/") == (200, "application/json", ORDERS)
