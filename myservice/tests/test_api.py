@@ -19,6 +19,7 @@ from quart_schema.conversion import model_dump
 import myservice
 from myservice import create_app
 from myservice.api import field_errors
+from myservice.readiness import add_readiness_check
 
 from .contract import create_contract_app
 from .test_errors import assert_problem
@@ -263,3 +264,28 @@ async def test_models_are_dumped_as_quart_schema_dumps_them(value: object) -> No
         theirs = cast(Response, await app.make_response(model_dump(value)))
     assert await ours.get_data() == await theirs.get_data()
     assert (ours.status_code, ours.content_type) == (200, "application/json")
+
+
+async def _ok() -> None:
+    """A readiness check that passes."""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+async def test_json_body_is_compact_in_the_order_written(debug: bool) -> None:
+    """A view's model body: no spaces or indentation, fields and keys as written (not sorted), in debug mode too."""
+    app = create_app(settings={"TESTING": True, "DEBUG": debug})
+    add_readiness_check(app, "zeta", _ok)
+    add_readiness_check(app, "alpha", _ok)
+    async with app.test_app():
+        response = await app.test_client().get("/readyz")
+        body = await response.get_data()
+    assert body == b'{"status":"ok","checks":{"zeta":"ok","alpha":"ok"}}\n'
+    assert (response.status_code, response.content_type) == (200, "application/json")
+
+
+async def test_validation_problem_lists_errors_after_the_request_id(contract_client: Client) -> None:
+    """A 400 problem: the standard members, request_id, then errors."""
+    response = await contract_client.post("/contract/orders", json={}, headers={"X-Request-ID": "raw-2"})
+    body = await response.get_data(as_text=True)
+    assert body.startswith('{"type":"about:blank","title":"Bad Request","status":400,"detail":"The request fails')
+    assert '","request_id":"raw-2","errors":[{"loc":["body",' in body
