@@ -8,12 +8,16 @@ read them here, so the two servers cannot drift apart.
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 
 from myservice.logs import configure_logging
-from myservice.settings import SettingsError, load_settings
+from myservice.metrics import MULTIPROC_ENV
+from myservice.settings import SERVICE, SettingsError, load_settings
 
 KEEP_ALIVE_SECONDS = 5
 
@@ -33,17 +37,31 @@ def server_options() -> ServerOptions:
     """Read the server's environment and settings, configure logging, share metrics between workers."""
     settings = load_settings()
     configure_logging(str(settings["LOG_LEVEL"]), str(settings["LOG_FORMAT"]))
-    workers = _env_int("WORKERS", os.cpu_count() or 1, 1, 64)
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Workers are separate processes: they share metrics through files (see myservice/metrics.py).
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="myservice-metrics-")
-    return ServerOptions(
+    options = ServerOptions(
         host=os.environ.get("HOST", "0.0.0.0"),
         port=_env_int("PORT", 8000, 1, 65535),
-        workers=workers,
+        workers=_env_int("WORKERS", os.cpu_count() or 1, 1, 64),
         root_path=os.environ.get("ROOT_PATH", ""),
         graceful_timeout=float(str(settings["GRACEFUL_TIMEOUT"])),
     )
+    if options.workers > 1 and MULTIPROC_ENV not in os.environ:
+        # Workers are separate processes: they share metrics through files (see myservice/metrics.py).
+        os.environ[MULTIPROC_ENV] = _metrics_folder()
+    return options
+
+
+def _metrics_folder() -> str:
+    """A new folder for the workers' metrics files, removed when this process, the servers' master, exits."""
+    path = tempfile.mkdtemp(prefix=f"{SERVICE}-metrics-")
+    atexit.register(_remove_after_workers, path)  # after a stop, and after a failed start (a port in use ...)
+    return path
+
+
+def _remove_after_workers(path: str) -> None:
+    """Remove the metrics folder once the workers, which write to it until they stop, have exited."""
+    for worker in multiprocessing.active_children():
+        worker.join()
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:

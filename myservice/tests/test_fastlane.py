@@ -80,6 +80,24 @@ def test_fastlane_json_lines_have_no_terminal_colours_with_two_workers(tmp_path:
 
 
 @pytest.mark.slow
+def test_fastlane_two_workers_leave_no_metrics_folder_after_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metrics folder the fast lane makes for two workers is gone once it has stopped."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serving(
+        fastlane(), f"{url}/healthz", env=env(port, WORKERS="2", TMPDIR=str(tmp_path)), cwd=tmp_path
+    ) as server:
+        made = list(tmp_path.glob("myservice-metrics-*"))
+        server.process.send_signal(signal.SIGTERM)
+        returncode = server.process.wait(timeout=10)
+    assert len(made) == 1, "the fast lane makes one folder in TMPDIR"
+    assert (returncode, list(tmp_path.glob("myservice-metrics-*"))) == (0, [])
+
+
+@pytest.mark.slow
 def test_fastlane_root_path_answers_under_the_prefix_like_hypercorn(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -129,6 +129,20 @@ def test_sigterm_with_two_workers_lets_every_slow_request_finish(tmp_path: Path)
     assert returncode == 0
 
 
+def test_two_workers_leave_no_metrics_folder_after_sigterm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metrics folder the configuration makes for two workers is gone once Hypercorn has stopped."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    port = free_port()
+    env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "TMPDIR": str(tmp_path)}
+    command = hypercorn_command("myservice:create_app()")
+    with serving(command, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
+        made = list(tmp_path.glob("myservice-metrics-*"))
+        server.process.send_signal(signal.SIGTERM)
+        returncode = server.process.wait(timeout=10)
+    assert len(made) == 1, "the configuration makes one folder in TMPDIR"
+    assert (returncode, list(tmp_path.glob("myservice-metrics-*"))) == (0, [])
+
+
 def test_metrics_add_up_over_two_workers(tmp_path: Path) -> None:
     port, shared = free_port(), tmp_path / "metrics"
     shared.mkdir()
