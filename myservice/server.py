@@ -3,7 +3,8 @@
 PORT (8000), HOST (0.0.0.0), WORKERS (the number of CPUs) and ROOT_PATH (empty) come from the
 environment; the graceful timeout and logging from the settings (file and MYSERVICE_* variables).
 Hypercorn's configuration (`myservice.serving`) and the uvicorn lane (`myservice.fastlane`) both
-read them here, so the two servers cannot drift apart.
+read them here, so the two servers cannot drift apart. The app reads its settings here too
+(`app_settings`), so that a settings error stops every server with a failure status.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import atexit
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from myservice.logs import configure_logging
 from myservice.metrics import MULTIPROC_ENV
-from myservice.settings import SERVICE, SettingsError, load_settings
+from myservice.settings import SERVICE, SettingsError, Source, Value, load_settings
 
 KEEP_ALIVE_SECONDS = 5
 
@@ -62,6 +66,30 @@ def _remove_after_workers(path: str) -> None:
     for worker in multiprocessing.active_children():
         worker.join()
     shutil.rmtree(path, ignore_errors=True)
+
+
+def app_settings(source: Source = None) -> dict[str, Value]:
+    """The app's settings (see `load_settings`); a settings error stops a `hypercorn` command's master too."""
+    try:
+        return load_settings(source)
+    except SettingsError:
+        master = _hypercorn_master()
+        if master is not None:
+            # Hypercorn 0.18's master exits 0 whatever its workers' status (pgjones/hypercorn#269) and takes
+            # SIGTERM, SIGINT and SIGHUP for a clean stop or a reload: SIGKILL fails the start (status 137).
+            # This worker then exits 1 with the error; the master's resource tracker removes, with a warning,
+            # the semaphores the master held. test_serve checks all this and warns when Hypercorn changes.
+            os.kill(master, signal.SIGKILL)
+        raise
+
+
+def _hypercorn_master() -> int | None:
+    """The pid of the `hypercorn` command that spawned this process as a worker, if it did."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid != os.getppid():  # not a spawned child, or its parent is gone
+        return None
+    # A spawned process runs with its parent's argv: .../bin/hypercorn, or .../hypercorn/__main__.py (python -m).
+    return parent.pid if "hypercorn" in Path(sys.argv[0]).parts[-2:] else None
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
