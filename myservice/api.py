@@ -11,10 +11,12 @@ import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from functools import wraps
-from typing import Any
+from importlib.metadata import version
+from typing import Any, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from quart import Quart, Response
+from quart.json.provider import DefaultJSONProvider, JSONProvider
 from quart_schema import Info, QuartSchema, RequestSchemaValidationError, snake_to_kebab
 from quart_schema.conversion import model_dump
 from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
@@ -41,11 +43,40 @@ def init_app(app: Quart) -> None:
         info=package_info(),
         openapi_provider_class=Provider,
     )
+    one_json_style(app.json)
     app.register_error_handler(RequestSchemaValidationError, handle_validation_error)
     # quart-schema passes every response through pydantic, building a new generic model class (or
     # an adapter) each time: a third of a small request's cost (see bench/). Dump models only, with
-    # one adapter per type; the bodies are the same.
-    app.make_response = dump_models(app.make_response.__wrapped__)  # type: ignore[method-assign,attr-defined,assignment]
+    # one adapter per type; the bodies are the same (test_api checks both, byte for byte).
+    app.make_response = dump_models(quart_make_response(app))  # type: ignore[method-assign,assignment]  # as quart-schema
+
+
+def quart_make_response(app: Quart) -> MakeResponse:
+    """Quart's own make_response from under quart-schema's wrapper, after checking that this is what is there."""
+    wrapper, expected = app.make_response, "wrap_make_response.<locals>.decorator"
+    found = getattr(getattr(wrapper, "__code__", None), "co_qualname", repr(wrapper))
+    wrapped = getattr(wrapper, "__wrapped__", None)
+    own = getattr(wrapped, "__func__", None) is type(app).make_response and getattr(wrapped, "__self__", None) is app
+    if found != expected or not own:
+        raise RuntimeError(
+            f"myservice.api expects quart-schema ({version('quart-schema')} installed) to wrap make_response as 0.25.0"
+            f" does: {expected}"
+            f" around the app's own make_response; found {found} around {wrapped!r}. myservice.api.dump_models"
+            " replaces that wrapper: compare it with the new one, then update the check"
+        )
+    # dump_models converts as quart-schema does with these options at their defaults.
+    options = [f"QUART_SCHEMA_{name}" for name in ("CONVERT_CASING", "PYDANTIC_DUMP_OPTIONS", "CONVERSION_PREFERENCE")]
+    if any(app.config[option] for option in options):
+        raise RuntimeError(f"myservice.api.dump_models does not apply {', '.join(options)}: leave them unset")
+    return cast(MakeResponse, wrapped)
+
+
+def one_json_style(provider: JSONProvider) -> None:
+    """Every JSON body (views, quart-schema, problem+json), debug or not: compact, keys in the order written."""
+    if not isinstance(provider, DefaultJSONProvider):  # quart-schema's subclass, which dumps models too
+        raise RuntimeError(f"expected a DefaultJSONProvider as app.json, found {type(provider).__qualname__}")
+    provider.sort_keys = False  # Quart sorts keys (the documented problem order is type, title, status ...)
+    provider.compact = True  # and indents them in debug mode
 
 
 def dump_models(make_response: MakeResponse) -> MakeResponse:
@@ -55,8 +86,9 @@ def dump_models(make_response: MakeResponse) -> MakeResponse:
     async def wrapper(result: Any) -> Response:  # noqa: ANN401  # any view result, as Quart's
         if isinstance(result, tuple):
             value, *rest = result
-            if len(rest) == 2 and rest[1] is not None and not isinstance(rest[1], dict | list):
-                rest[1] = model_dump(rest[1], kebabize=True)  # a headers model
+            # Headers come last, in (value, headers) and (value, status, headers): a model is dumped.
+            if rest and rest[-1] is not None and not isinstance(rest[-1], int | dict | list):
+                rest[-1] = model_dump(rest[-1], kebabize=True)
             return await make_response((_plain(value), *rest))
         return await make_response(_plain(result))
 

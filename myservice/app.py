@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import api, errors, logs, metrics, middleware, readiness, security
-from myservice.settings import SERVICE, Source, load_settings, settings_command
+from myservice import api, errors, logs, metrics, middleware, readiness, security, server
+from myservice.settings import SERVICE, Source, settings_command
 from myservice.views import find_blueprints
 
 
@@ -18,7 +18,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     `blueprints` defaults to every blueprint found in the views package.
     """
     app = Quart(name, static_folder=None)
-    app.config.update(load_settings(settings))
+    app.config.update(server.app_settings(settings))
     logs.init_app(app)
     metrics.init_app(app)
     security.init_app(app)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
-from quart import Quart, Request, Response, json
+from quart import Quart, Request, Response, current_app
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, UnsupportedMediaType
 
 from myservice.request_id import current_request_id
@@ -44,10 +44,15 @@ def init_app(app: Quart) -> None:
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None, **members: object) -> Response:
-    """A problem+json response: type, title, status, detail, the request id, and any extra members."""
+    """A problem+json response: type, title, status, detail, the request id, then any extra members."""
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
-    body |= members | {"request_id": current_request_id()}
-    return Response(json.dumps(body), status, headers, content_type=MEDIA_TYPE)
+    body |= {"request_id": current_request_id()} | members
+    # The app's one JSON style (see myservice.api); typed as werkzeug's, it is app.response_class.
+    response = cast(Response, current_app.json.response(body))
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.mimetype = MEDIA_TYPE
+    return response
 
 
 async def handle_http_exception(error: HTTPException) -> Response:

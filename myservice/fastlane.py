@@ -9,7 +9,6 @@ uvicorn parses HTTP in C (httptools) on uvloop: about twice Hypercorn's requests
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import signal
 import sys
@@ -57,7 +56,6 @@ def served_app() -> ASGIApp:
     module, _, factory = os.environ[APP_VARIABLE].removesuffix("()").partition(":")
     app: ASGIApp = getattr(importlib.import_module(module), factory)()
     root_path = server_options().root_path
-    logging.getLogger("uvicorn.error").addFilter(_without_color_message)
     return _under_root_path(app, root_path) if root_path else app
 
 
@@ -68,12 +66,6 @@ def _under_root_path(app: ASGIApp, root_path: str) -> ASGIApp:
         await app({**scope, "root_path": root_path}, receive, send)
 
     return rooted
-
-
-def _without_color_message(record: logging.LogRecord) -> bool:
-    """Drop uvicorn's terminal-coloured copy of the message, which would be a field of every JSON line."""
-    record.__dict__.pop("color_message", None)
-    return True
 
 
 def _exit_0(signum: int, frame: FrameType | None) -> None:

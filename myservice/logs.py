@@ -19,6 +19,9 @@ HANDLER_NAME = "myservice"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 # Attributes every LogRecord has; anything else on a record is an extra, passed with `extra=`.
 STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Not extras either: uvicorn's copy of the message with terminal colours (ANSI escapes), on its loggers'
+# records in every process; skipped here, it costs nothing per record.
+NOT_EXTRAS = STANDARD_ATTRIBUTES | {"color_message"}
 
 ACCESS_FORMAT = "%s %s %s %.3f ms"
 access_logger = logging.getLogger("myservice.access")
@@ -47,7 +50,7 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({key: value for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES})
+        entry.update({key: value for key, value in vars(record).items() if key not in NOT_EXTRAS})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         try:

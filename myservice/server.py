@@ -3,17 +3,25 @@
 PORT (8000), HOST (0.0.0.0), WORKERS (the number of CPUs) and ROOT_PATH (empty) come from the
 environment; the graceful timeout and logging from the settings (file and MYSERVICE_* variables).
 Hypercorn's configuration (`myservice.serving`) and the uvicorn lane (`myservice.fastlane`) both
-read them here, so the two servers cannot drift apart.
+read them here, so the two servers cannot drift apart. The app reads its settings here too
+(`app_settings`), so that a settings error stops every server with a failure status.
 """
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
+import shutil
+import signal
+import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from myservice.logs import configure_logging
-from myservice.settings import SettingsError, load_settings
+from myservice.metrics import MULTIPROC_ENV
+from myservice.settings import SERVICE, SettingsError, Source, Value, load_settings
 
 KEEP_ALIVE_SECONDS = 5
 
@@ -33,17 +41,55 @@ def server_options() -> ServerOptions:
     """Read the server's environment and settings, configure logging, share metrics between workers."""
     settings = load_settings()
     configure_logging(str(settings["LOG_LEVEL"]), str(settings["LOG_FORMAT"]))
-    workers = _env_int("WORKERS", os.cpu_count() or 1, 1, 64)
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Workers are separate processes: they share metrics through files (see myservice/metrics.py).
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="myservice-metrics-")
-    return ServerOptions(
+    options = ServerOptions(
         host=os.environ.get("HOST", "0.0.0.0"),
         port=_env_int("PORT", 8000, 1, 65535),
-        workers=workers,
+        workers=_env_int("WORKERS", os.cpu_count() or 1, 1, 64),
         root_path=os.environ.get("ROOT_PATH", ""),
         graceful_timeout=float(str(settings["GRACEFUL_TIMEOUT"])),
     )
+    if options.workers > 1 and MULTIPROC_ENV not in os.environ:
+        # Workers are separate processes: they share metrics through files (see myservice/metrics.py).
+        os.environ[MULTIPROC_ENV] = _metrics_folder()
+    return options
+
+
+def _metrics_folder() -> str:
+    """A new folder for the workers' metrics files, removed when this process, the servers' master, exits."""
+    path = tempfile.mkdtemp(prefix=f"{SERVICE}-metrics-")
+    atexit.register(_remove_after_workers, path)  # after a stop, and after a failed start (a port in use ...)
+    return path
+
+
+def _remove_after_workers(path: str) -> None:
+    """Remove the metrics folder once the workers, which write to it until they stop, have exited."""
+    for worker in multiprocessing.active_children():
+        worker.join()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def app_settings(source: Source = None) -> dict[str, Value]:
+    """The app's settings (see `load_settings`); a settings error stops a `hypercorn` command's master too."""
+    try:
+        return load_settings(source)
+    except SettingsError:
+        master = _hypercorn_master()
+        if master is not None:
+            # Hypercorn 0.18's master exits 0 whatever its workers' status (pgjones/hypercorn#269) and takes
+            # SIGTERM, SIGINT and SIGHUP for a clean stop or a reload: SIGKILL fails the start (status 137).
+            # This worker then exits 1 with the error; the master's resource tracker removes, with a warning,
+            # the semaphores the master held. test_serve checks all this and warns when Hypercorn changes.
+            os.kill(master, signal.SIGKILL)
+        raise
+
+
+def _hypercorn_master() -> int | None:
+    """The pid of the `hypercorn` command that spawned this process as a worker, if it did."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid != os.getppid():  # not a spawned child, or its parent is gone
+        return None
+    # A spawned process runs with its parent's argv: .../bin/hypercorn, or .../hypercorn/__main__.py (python -m).
+    return parent.pid if "hypercorn" in Path(sys.argv[0]).parts[-2:] else None
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
+from importlib.metadata import version
 from typing import Any, cast
 
 import pytest
+import quart_schema.extension
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
+from pydantic import BaseModel
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from quart import Blueprint, Quart, Response
 from quart.typing import RouteCallable
 from quart.typing import TestClientProtocol as Client
-from quart_schema import ResponseSchemaValidationError
-from quart_schema.conversion import model_dump
+from quart_schema import QuartSchema, ResponseSchemaValidationError
+from quart_schema.extension import wrap_make_response
 
 import myservice
 from myservice import create_app
-from myservice.api import field_errors
+from myservice.api import field_errors, quart_make_response
 from myservice.openapi import problem_response
+from myservice.readiness import add_readiness_check
 
 from .contract import create_contract_app
 from .test_errors import assert_problem
@@ -342,15 +348,105 @@ class Outer:
     count: int | None = None
 
 
+@dataclasses.dataclass
+class Plain:
+    """A stdlib dataclass, as a view may return."""
+
+    name: str
+
+
+class Pydantic(BaseModel):
+    """A pydantic model, as a view may return."""
+
+    name: str
+    when: datetime
+
+
+@pydantic_dataclass
+class Trace:
+    """A headers model: x_trace_id is sent as x-trace-id."""
+
+    x_trace_id: str
+
+
+WHEN = datetime(2026, 1, 2, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
-    "value",
-    [Outer(Nested("a", datetime(2026, 1, 2, tzinfo=UTC), ["x"])), Nested("b", datetime(2026, 1, 3), []), {"a": [1]}],
-    ids=["nested-model", "model", "dict"],
+    "result",
+    [
+        Outer(Nested("a", WHEN, ["x"])),
+        Nested("b", datetime(2026, 1, 3), []),
+        Plain("c"),
+        Pydantic(name="d", when=WHEN),
+        (Pydantic(name="e", when=WHEN), 201, Trace("t-1")),
+        (Plain("f"), Trace("t-2")),
+        (Plain("g"), 202),
+        {"a": [1]},
+    ],
+    ids=["nested-model", "model", "dataclass", "pydantic", "status-headers-model", "headers-model", "status", "dict"],
 )
-async def test_models_are_dumped_as_quart_schema_dumps_them(value: object) -> None:
+async def test_responses_are_byte_identical_to_quart_schemas_conversion(result: object) -> None:
+    """dump_models (installed by myservice.api) answers as quart-schema's own wrapper would: status, headers, bytes."""
     app = create_app(blueprints=[])
+    theirs_make_response = wrap_make_response(app.make_response.__wrapped__)  # type: ignore[attr-defined]  # Quart's
     async with app.test_request_context("/"):
-        ours = cast(Response, await app.make_response(value))  # type: ignore[arg-type]  # a model, as views return
-        theirs = cast(Response, await app.make_response(model_dump(value)))
+        ours = cast(Response, await app.make_response(result))  # type: ignore[arg-type]  # a model, as views return
+        theirs = cast(Response, await theirs_make_response(result))
+    assert (ours.status_code, list(ours.headers.items())) == (theirs.status_code, list(theirs.headers.items()))
     assert await ours.get_data() == await theirs.get_data()
-    assert (ours.status_code, ours.content_type) == (200, "application/json")
+
+
+def test_quart_schema_still_wraps_quart_make_response_as_dump_models_expects() -> None:
+    """What myservice.api replaces is quart-schema's wrapper: functools.wraps around the app's own make_response,
+    converting with convert_response_return_value and nothing else."""
+    app = Quart(__name__)
+    own = app.make_response
+    QuartSchema(app)
+    source = inspect.getsource(wrap_make_response)
+    message = f"quart-schema {version('quart-schema')} changed its make_response wrapper; review myservice.api"
+    assert app.make_response.__wrapped__ == own, message  # type: ignore[attr-defined]  # set by functools.wraps
+    assert "@wraps(func)" in source, message
+    assert "return await func(convert_response_return_value(result))" in source, message
+    assert quart_make_response(app) == own
+
+
+def test_an_unexpected_make_response_stops_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If quart-schema stops wrapping make_response as 0.25.0 did, create_app says so instead of serving."""
+    monkeypatch.setattr(quart_schema.extension, "wrap_make_response", lambda make_response: make_response)
+    expected = r"expects quart-schema \([\d.]+ installed\) to wrap make_response as 0.25.0 does"
+    with pytest.raises(RuntimeError, match=expected):
+        create_app(blueprints=[])
+
+
+def test_conversion_options_dump_models_ignores_stop_the_app() -> None:
+    """dump_models converts as quart-schema does with its options unset; setting one is an error, not a surprise."""
+    app = Quart(__name__)
+    QuartSchema(app, convert_casing=True)
+    with pytest.raises(RuntimeError, match="does not apply QUART_SCHEMA_CONVERT_CASING"):
+        quart_make_response(app)
+
+
+async def _ok() -> None:
+    """A readiness check that passes."""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+async def test_json_body_is_compact_in_the_order_written(debug: bool) -> None:
+    """A view's model body: no spaces or indentation, fields and keys as written (not sorted), in debug mode too."""
+    app = create_app(settings={"TESTING": True, "DEBUG": debug})
+    add_readiness_check(app, "zeta", _ok)
+    add_readiness_check(app, "alpha", _ok)
+    async with app.test_app():
+        response = await app.test_client().get("/readyz")
+        body = await response.get_data()
+    assert body == b'{"status":"ok","checks":{"zeta":"ok","alpha":"ok"}}\n'
+    assert (response.status_code, response.content_type) == (200, "application/json")
+
+
+async def test_validation_problem_lists_errors_after_the_request_id(contract_client: Client) -> None:
+    """A 400 problem: the standard members, request_id, then errors."""
+    response = await contract_client.post("/contract/orders", json={}, headers={"X-Request-ID": "raw-2"})
+    body = await response.get_data(as_text=True)
+    assert body.startswith('{"type":"about:blank","title":"Bad Request","status":400,"detail":"The request fails')
+    assert '","request_id":"raw-2","errors":[{"loc":["body",' in body

@@ -8,6 +8,8 @@ from http import HTTPStatus
 import pytest
 from quart.typing import TestClientProtocol as Client
 
+from myservice import create_app
+
 
 async def assert_problem(response: object, status: int, detail: str) -> dict[str, object]:
     """Check the problem+json shape and return the body."""
@@ -64,3 +66,16 @@ async def test_unhandled_exception_is_a_generic_500(probe_client: Client, caplog
     assert (record.levelno, record.request_id) == (logging.ERROR, "trace-500")  # type: ignore[attr-defined]
     assert record.exc_info
     assert "secret database password" in str(record.exc_info[1])
+
+
+@pytest.mark.parametrize("debug", [False, True])
+async def test_problem_body_is_compact_in_the_documented_order(debug: bool) -> None:
+    """The bytes of a problem: no spaces, type, title, status, detail, request_id, in debug mode too."""
+    app = create_app(blueprints=[], settings={"TESTING": True, "DEBUG": debug})
+    async with app.test_app():
+        response = await app.test_client().get("/nope", headers={"X-Request-ID": "raw-1"})
+        body = await response.get_data(as_text=True)
+    detail = "The requested URL was not found on the server. If you entered the URL manually please check your"
+    assert body.startswith('{"type":"about:blank","title":"Not Found","status":404,"detail":"' + detail)
+    assert body.endswith('again.","request_id":"raw-1"}\n')
+    assert (response.status_code, response.content_type) == (404, "application/problem+json")

@@ -64,6 +64,40 @@ def test_fastlane_serves_home_metrics_and_json_logs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_fastlane_json_lines_have_no_terminal_colours_with_two_workers(tmp_path: Path) -> None:
+    """The master's lines and the workers' carry neither uvicorn's color_message nor an ANSI escape."""
+    port = free_port()
+    extra = {"WORKERS": "2", "MYSERVICE_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    url = f"http://127.0.0.1:{port}"
+    with serving(fastlane(), f"{url}/healthz", env=env(port, **extra), cwd=tmp_path) as server:
+        server.process.send_signal(signal.SIGTERM)  # the shutdown lines too
+        server.process.wait(timeout=10)
+    lines = server.output.splitlines()
+    assert any("Started parent process" in line for line in lines), server.output  # the master's own line
+    # An escape would be written raw, or as \u001b inside a JSON string.
+    assert [line for line in lines if any(bad in line for bad in ("color_message", "\x1b", "\\u001b"))] == []
+    assert all(json.loads(line) for line in lines)
+
+
+@pytest.mark.slow
+def test_fastlane_two_workers_leave_no_metrics_folder_after_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metrics folder the fast lane makes for two workers is gone once it has stopped."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serving(
+        fastlane(), f"{url}/healthz", env=env(port, WORKERS="2", TMPDIR=str(tmp_path)), cwd=tmp_path
+    ) as server:
+        made = list(tmp_path.glob("myservice-metrics-*"))
+        server.process.send_signal(signal.SIGTERM)
+        returncode = server.process.wait(timeout=10)
+    assert len(made) == 1, "the fast lane makes one folder in TMPDIR"
+    assert (returncode, list(tmp_path.glob("myservice-metrics-*"))) == (0, [])
+
+
+@pytest.mark.slow
 def test_fastlane_root_path_answers_under_the_prefix_like_hypercorn(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

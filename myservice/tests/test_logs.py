@@ -83,3 +83,12 @@ def test_json_line_keeps_what_orjson_refuses(capsys: pytest.CaptureFixture[str])
 def test_json_timestamp_is_what_datetime_says(created: float) -> None:
     expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
     assert JSONFormatter().timestamp(created) == expected
+
+
+def test_json_line_leaves_out_uvicorns_coloured_message(capsys: pytest.CaptureFixture[str]) -> None:
+    """uvicorn's `color_message` extra (the message with ANSI escapes) is not a field of the JSON line."""
+    configure_logging("INFO", "json")
+    logging.getLogger("uvicorn.error").info("Started %s", "server", extra={"color_message": "\x1b[1m%s\x1b[0m"})
+    text = capsys.readouterr().err
+    assert json.loads(text).keys() == {"timestamp", "level", "logger", "message", "request_id"}
+    assert "\x1b" not in text
