@@ -28,7 +28,7 @@ setup(
         "prometheus-client>=0.20,<1",
         "orjson>=3.10,<4",  # JSON log lines at a seventh of the json module's cost
         "quart-cors>=0.7,<1",
-        # Only the release tested: myservice.api replaces its make_response wrapper (checked at start-up
+        # Only the release tested: the service's api.py replaces its make_response wrapper (checked at start-up
         # and by test_api's test_quart_schema_still_wraps_quart_make_response_as_dump_models_expects).
         "quart-schema[pydantic]>=0.25.0,<0.25.1",
         "uvloop>=0.19; sys_platform != 'win32'",

@@ -59,10 +59,9 @@ def quart_make_response(app: Quart) -> MakeResponse:
     own = getattr(wrapped, "__func__", None) is type(app).make_response and getattr(wrapped, "__self__", None) is app
     if found != expected or not own:
         raise RuntimeError(
-            f"myservice.api expects quart-schema ({version('quart-schema')} installed) to wrap make_response as 0.25.0"
-            f" does: {expected}"
-            f" around the app's own make_response; found {found} around {wrapped!r}. myservice.api.dump_models"
-            " replaces that wrapper: compare it with the new one, then update the check"
+            f"{__name__} expects quart-schema ({version('quart-schema')} installed) to wrap make_response as"
+            f" 0.25.0 does: {expected} around the app's own make_response; found {found} around {wrapped!r}."
+            f" {__name__}.dump_models replaces that wrapper: compare it with the new one, then update the check"
         )
     # dump_models converts as quart-schema does with these options at their defaults.
     options = [f"QUART_SCHEMA_{name}" for name in ("CONVERT_CASING", "PYDANTIC_DUMP_OPTIONS", "CONVERSION_PREFERENCE")]

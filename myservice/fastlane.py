@@ -1,9 +1,10 @@
 """The fast lane: the same app, settings, logging, shutdown and workers, served by uvicorn.
 
-    python -m myservice.fastlane 'myservice:create_app()'      # what `make serve SERVER=uvicorn` runs
+    python -m myservice.fastlane 'myservice:create_app()'
 
-uvicorn parses HTTP in C (httptools) on uvloop: about twice Hypercorn's requests/s (see README,
-"Performance"), without HTTP/2. Options come from `myservice.server`, as for Hypercorn.
+is what `make serve SERVER=uvicorn` runs. uvicorn parses HTTP in C (httptools) on uvloop: about
+twice Hypercorn's requests/s (see docs/performance.md), without HTTP/2. Options come from
+server.py, as for Hypercorn.
 """
 
 from __future__ import annotations

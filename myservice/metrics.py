@@ -22,7 +22,7 @@ IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled.", namespac
 
 
 def init_app(app: Quart) -> None:
-    """Drop a worker's live gauges when it stops. (Requests are counted by myservice.middleware.)"""
+    """Drop a worker's live gauges when it stops. (The middleware counts the requests.)"""
     app.after_serving(_forget_process)
 
 

@@ -2,8 +2,8 @@
 
 PORT (8000), HOST (0.0.0.0), WORKERS (the number of CPUs) and ROOT_PATH (empty) come from the
 environment; the graceful timeout and logging from the settings (file and MYSERVICE_* variables).
-Hypercorn's configuration (`myservice.serving`) and the uvicorn lane (`myservice.fastlane`) both
-read them here, so the two servers cannot drift apart. The app reads its settings here too
+Hypercorn's configuration (`serving.py`) and the uvicorn lane (`fastlane.py`) both read them
+here, so the two servers cannot drift apart. The app reads its settings here too
 (`app_settings`), so that a settings error stops every server with a failure status.
 """
 
@@ -49,7 +49,7 @@ def server_options() -> ServerOptions:
         graceful_timeout=float(str(settings["GRACEFUL_TIMEOUT"])),
     )
     if options.workers > 1 and MULTIPROC_ENV not in os.environ:
-        # Workers are separate processes: they share metrics through files (see myservice/metrics.py).
+        # Workers are separate processes: they share metrics through files (see metrics.py).
         os.environ[MULTIPROC_ENV] = _metrics_folder()
     return options
 

@@ -387,7 +387,7 @@ WHEN = datetime(2026, 1, 2, tzinfo=UTC)
     ids=["nested-model", "model", "dataclass", "pydantic", "status-headers-model", "headers-model", "status", "dict"],
 )
 async def test_responses_are_byte_identical_to_quart_schemas_conversion(result: object) -> None:
-    """dump_models (installed by myservice.api) answers as quart-schema's own wrapper would: status, headers, bytes."""
+    """api.dump_models answers as quart-schema's own wrapper would: status, headers, bytes."""
     app = create_app(blueprints=[])
     theirs_make_response = wrap_make_response(app.make_response.__wrapped__)  # type: ignore[attr-defined]  # Quart's
     async with app.test_request_context("/"):
@@ -398,13 +398,13 @@ async def test_responses_are_byte_identical_to_quart_schemas_conversion(result: 
 
 
 def test_quart_schema_still_wraps_quart_make_response_as_dump_models_expects() -> None:
-    """What myservice.api replaces is quart-schema's wrapper: functools.wraps around the app's own make_response,
+    """What api.py replaces is quart-schema's wrapper: functools.wraps around the app's own make_response,
     converting with convert_response_return_value and nothing else."""
     app = Quart(__name__)
     own = app.make_response
     QuartSchema(app)
     source = inspect.getsource(wrap_make_response)
-    message = f"quart-schema {version('quart-schema')} changed its make_response wrapper; review myservice.api"
+    message = f"quart-schema {version('quart-schema')} changed its make_response wrapper; review api.py"
     assert app.make_response.__wrapped__ == own, message  # type: ignore[attr-defined]  # set by functools.wraps
     assert "@wraps(func)" in source, message
     assert "return await func(convert_response_return_value(result))" in source, message

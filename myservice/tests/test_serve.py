@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from myservice.settings import ENV_PREFIX
+
 from .conftest import REPO
 from .processes import BIN, children, free_port, get, serving, sigterm_during_slow_request
 
@@ -58,7 +60,7 @@ def test_quart_run_with_malformed_settings_exits_with_one_line(tmp_path: Path) -
     assert result.stderr.splitlines()[-1] == f"{path} line 3: invalid YAML: expected ',' or ']', but got '<stream end>'"
 
 
-LOUD = "environment variable MYSERVICE_LOG_LEVEL: LOG_LEVEL has value 'LOUD'; expected one of DEBUG, INFO, WARNING, "
+LOUD = f"environment variable {ENV_PREFIX}LOG_LEVEL: LOG_LEVEL has value 'LOUD'; expected one of DEBUG, "
 
 
 def start_commands(port: int) -> dict[str, list[str]]:
@@ -92,7 +94,7 @@ def test_a_settings_error_stops_every_start_command(tmp_path: Path, name: str) -
 
 def test_hypercorn_still_exits_0_when_its_worker_fails(tmp_path: Path) -> None:
     """Hypercorn 0.18's master exits 0 whatever its worker's status (pgjones/hypercorn#269), so that
-    myservice.server.app_settings kills it on a settings error. Once this fails, Hypercorn passes the status on:
+    server.app_settings kills it on a settings error. Once this fails, Hypercorn passes the status on:
     drop that kill (and this test)."""
     command = [str(BIN / "hypercorn"), "--bind", f"127.0.0.1:{free_port()}", "myservice.no_such_module:app"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30)

@@ -1,4 +1,4 @@
-"""myservice.server: the options every production server starts from, read once for both servers."""
+"""server.py: the options every production server starts from, read once for both servers."""
 
 from __future__ import annotations
 
