@@ -15,8 +15,6 @@ from myservice.settings import ENV_PREFIX
 
 from .probes import create_probe_app
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

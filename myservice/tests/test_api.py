@@ -30,7 +30,7 @@ from myservice.openapi import problem_response
 from myservice.readiness import add_readiness_check
 
 from .contract import create_contract_app
-from .test_errors import assert_problem
+from .helpers import assert_problem
 
 DOCS_ENDPOINTS = {"openapi", "swagger_ui"}
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -14,7 +14,7 @@ from myservice import create_app
 from myservice.settings import SettingsError
 from myservice.views import find_blueprints
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 def test_create_app_without_arguments() -> None:

@@ -9,7 +9,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 def setup_ranges() -> list[Requirement]:

@@ -11,26 +11,10 @@ import yaml
 from myservice import create_app
 from myservice.settings import ENV_PREFIX, SCHEMA, load_settings
 
-from .conftest import REPO
-from .test_serving import load
+from .helpers import REPO, Manifest, load_serving_config, manifests, pod
 
-K8S = REPO / "deploy" / "k8s"
 # Read by myservice.serving (and Hypercorn) rather than by the settings.
 SERVER_VARIABLES = {"PORT", "HOST", "WORKERS", "ROOT_PATH", "QUART_SETTINGS", "PROMETHEUS_MULTIPROC_DIR"}
-
-Manifest = dict[str, Any]
-
-
-def manifests() -> dict[str, Manifest]:
-    """Every resource in deploy/k8s, by "Kind/name"."""
-    documents = [doc for path in sorted(K8S.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in documents}
-
-
-def pod() -> Manifest:
-    """The Deployment's pod spec."""
-    spec: Manifest = manifests()["Deployment/myservice"]["spec"]["template"]["spec"]
-    return spec
 
 
 def container() -> Manifest:
@@ -74,7 +58,7 @@ def test_probes_are_routes_of_the_app() -> None:
 
 
 def test_ports_match_the_hypercorn_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    default_port = int(load(monkeypatch, WORKERS="1").bind[0].rpartition(":")[2])
+    default_port = int(load_serving_config(monkeypatch, WORKERS="1").bind[0].rpartition(":")[2])
     assert container()["ports"] == [{"name": "http", "containerPort": default_port}]
     assert container_env()["PORT"] == str(default_port)
     assert manifests()["Service/myservice"]["spec"]["ports"][0]["targetPort"] == "http"

@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
-from .processes import BIN, free_port, serving
-from .test_deploy import pod
+from .helpers import BIN, REPO, free_port, pod, serving
 
 
 def supported_pythons() -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 from myservice import create_app
 from myservice.settings import ENV_PREFIX, SCHEMA, Value
 
-from .conftest import REPO
+from .helpers import REPO
 
 README = REPO / "README.md"
 DOCS = REPO / "docs"

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 
 import pytest
 from quart.typing import TestClientProtocol as Client
 
 from myservice import create_app
 
-
-async def assert_problem(response: object, status: int, detail: str) -> dict[str, object]:
-    """Check the problem+json shape and return the body."""
-    assert response.status_code == status  # type: ignore[attr-defined]
-    assert response.content_type == "application/problem+json"  # type: ignore[attr-defined]
-    body: dict[str, object] = await response.get_json(force=True)  # type: ignore[attr-defined]
-    assert body["type"] == "about:blank"
-    # The running Python's wording: 3.13 follows RFC 9110 (413 is "Content Too Large", no longer
-    # "Request Entity Too Large"), so a hard-coded title would pass on one Python only.
-    assert body["title"] == HTTPStatus(status).phrase
-    assert body["status"] == status
-    assert detail in str(body["detail"])
-    assert body["request_id"] == response.headers["X-Request-ID"]  # type: ignore[attr-defined]
-    return body
+from .helpers import assert_problem
 
 
 async def test_unknown_route(client: Client) -> None:

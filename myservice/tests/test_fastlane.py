@@ -14,9 +14,7 @@ import pytest
 
 from myservice.fastlane import main
 
-from .conftest import REPO
-from .processes import children, free_port, get, serving, sigterm_during_slow_request
-from .test_serve import _in_fresh_make_venv
+from .helpers import REPO, children, free_port, get, in_fresh_make_venv, serving, sigterm_during_slow_request
 
 
 def fastlane(factory: str = "myservice.tests.probes:create_probe_app()") -> list[str]:
@@ -120,7 +118,7 @@ def test_fastlane_sigterm_lets_the_slow_request_finish(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _in_fresh_make_venv(), reason="make serve would rebuild the venv these tests run in")
+@pytest.mark.skipif(not in_fresh_make_venv(), reason="make serve would rebuild the venv these tests run in")
 def test_make_serve_uvicorn_with_two_workers_answers_a_burst_then_exits_0(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"

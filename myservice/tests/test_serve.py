@@ -18,8 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from myservice.settings import ENV_PREFIX
 
-from .conftest import REPO
-from .processes import BIN, children, free_port, get, serving, sigterm_during_slow_request
+from .helpers import BIN, REPO, children, free_port, get, in_fresh_make_venv, serving, sigterm_during_slow_request
 
 pytestmark = pytest.mark.slow
 
@@ -102,13 +101,7 @@ def test_hypercorn_still_exits_0_when_its_worker_fails(tmp_path: Path) -> None:
     assert result.returncode == 0, "Hypercorn now reports a failed worker: remove the kill in myservice.server"
 
 
-def _in_fresh_make_venv() -> bool:
-    """Whether these tests run in the repo's .venv, installed from the current requirements."""
-    check = ["make", "--question", "install", f"VENV={sys.prefix}"]
-    return subprocess.run(check, cwd=REPO, capture_output=True, check=False).returncode == 0
-
-
-@pytest.mark.skipif(not _in_fresh_make_venv(), reason="make run would rebuild the venv these tests run in")
+@pytest.mark.skipif(not in_fresh_make_venv(), reason="make run would rebuild the venv these tests run in")
 def test_make_run_serves_home_in_debug_mode() -> None:
     port = free_port()
     command = ["make", "--no-print-directory", "run", f"PORT={port}", f"VENV={sys.prefix}"]
@@ -242,7 +235,7 @@ def _hypercorn_serve(port: int) -> tuple[list[str], dict[str, str]]:
             _make_serve,
             lambda pid: children(pid)[0],  # make's only child; make passes on its exit status
             id="make-serve",
-            marks=pytest.mark.skipif(not _in_fresh_make_venv(), reason="make serve would rebuild the venv"),
+            marks=pytest.mark.skipif(not in_fresh_make_venv(), reason="make serve would rebuild the venv"),
         ),
         pytest.param(_hypercorn_serve, lambda pid: pid, id="hypercorn"),
     ],

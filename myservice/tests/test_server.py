@@ -12,7 +12,7 @@ import pytest
 
 from myservice.server import ServerOptions, server_options
 
-from .processes import BIN, free_port
+from .helpers import BIN, free_port
 
 MASTER = "from myservice.server import server_options; server_options()"
 

@@ -5,28 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import sys
 
 import pytest
-from hypercorn.config import Config
 
 from myservice.settings import SettingsError
 
-
-def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
-    """Load the configuration afresh with `env` set."""
-    # setenv first, so that monkeypatch also undoes what the configuration itself sets in os.environ.
-    for name in ["PROMETHEUS_MULTIPROC_DIR", "PORT", "HOST", "WORKERS", "ROOT_PATH"]:
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    sys.modules.pop("myservice.serving", None)
-    return Config.from_object("myservice.serving")
+from .helpers import load_serving_config
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = load(monkeypatch, WORKERS="1")
+    config = load_serving_config(monkeypatch, WORKERS="1")
     assert (config.bind, config.workers, config.worker_class) == (["0.0.0.0:8000"], 0, "uvloop")
     assert (config.graceful_timeout, config.keep_alive_timeout, config.root_path) == (20.0, 5, "")
     assert config.accesslog is None
@@ -36,7 +24,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"PORT": "9001", "HOST": "127.0.0.1", "WORKERS": "3", "ROOT_PATH": "/api", "MYSERVICE_GRACEFUL_TIMEOUT": "7"}
-    config = load(monkeypatch, **env)
+    config = load_serving_config(monkeypatch, **env)
     assert (config.bind, config.workers, config.root_path, config.graceful_timeout) == (
         ["127.0.0.1:9001"],
         3,
@@ -49,10 +37,10 @@ def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_workers_default_to_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     cpus = os.cpu_count() or 1
-    assert load(monkeypatch).workers == (0 if cpus == 1 else cpus)
+    assert load_serving_config(monkeypatch).workers == (0 if cpus == 1 else cpus)
 
 
 @pytest.mark.parametrize(("name", "value"), [("PORT", "http"), ("PORT", "0"), ("PORT", "70000"), ("WORKERS", "-1")])
 def test_invalid_environment(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"environment variable {name} has value '{value}'; expected an integer"):
-        load(monkeypatch, **{name: value})
+        load_serving_config(monkeypatch, **{name: value})

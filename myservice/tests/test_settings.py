@@ -13,7 +13,7 @@ import yaml
 from myservice import create_app
 from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, validate
 
-from .conftest import REPO
+from .helpers import REPO
 
 ASSETS = Path(__file__).parent / "assets"
 DEFAULTS = {key: setting.default for key, setting in SCHEMA.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,3 +62,12 @@ def test_duplicate_blueprint_names(package: Path) -> None:
     write_module(package, "second", 'second = Blueprint("orders", __name__)')
     with pytest.raises(ImportError, match="'orders' is used by both fakeviews.first and fakeviews.second"):
         find_blueprints("fakeviews")
+
+
+def test_test_modules_do_not_import_each_other() -> None:
+    """Shared asserts and builders live in helpers.py, so each test module stands alone."""
+    pattern = re.compile(
+        r"^\s*from \.(test_\w+|conftest) import|^\s*from [\w.]+\.tests\.(test_\w+|conftest) import", re.M
+    )
+    offenders = [path.name for path in sorted(TESTS.glob("*.py")) if pattern.search(path.read_text())]
+    assert offenders == [], "move what they share into tests/helpers.py"

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from myservice.tests.processes import BIN as BIN  # re-exported: the tooling tests run its tools
-from myservice.tests.processes import free_port, get, serving
+from myservice.tests.helpers import BIN as BIN  # re-exported: the tooling tests run its tools
+from myservice.tests.helpers import free_port, get, serving
 from scripts.project import ProjectError, check_name, current_name, project_paths
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""Helpers for tests that start real server processes on 127.0.0.1."""
+"""Helpers shared by the service's test modules: real server processes on 127.0.0.1, the problem+json
+shape, the deployment files, the serving configuration."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import Message
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
+from hypercorn.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+K8S = REPO / "deploy" / "k8s"
 STARTUP_SECONDS = 20
 
 
@@ -104,3 +113,51 @@ def sigterm_during_slow_request(
         server.process.send_signal(signal.SIGTERM)
         status, _, body = slow.result(timeout=10)
         return status, body, server.process.wait(timeout=10)
+
+
+async def assert_problem(response: object, status: int, detail: str) -> dict[str, object]:
+    """Check the problem+json shape and return the body."""
+    assert response.status_code == status  # type: ignore[attr-defined]
+    assert response.content_type == "application/problem+json"  # type: ignore[attr-defined]
+    body: dict[str, object] = await response.get_json(force=True)  # type: ignore[attr-defined]
+    assert body["type"] == "about:blank"
+    # The running Python's wording: 3.13 follows RFC 9110 (413 is "Content Too Large", no longer
+    # "Request Entity Too Large"), so a hard-coded title would pass on one Python only.
+    assert body["title"] == HTTPStatus(status).phrase
+    assert body["status"] == status
+    assert detail in str(body["detail"])
+    assert body["request_id"] == response.headers["X-Request-ID"]  # type: ignore[attr-defined]
+    return body
+
+
+def load_serving_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
+    """Load the configuration afresh with `env` set."""
+    # setenv first, so that monkeypatch also undoes what the configuration itself sets in os.environ.
+    for name in ["PROMETHEUS_MULTIPROC_DIR", "PORT", "HOST", "WORKERS", "ROOT_PATH"]:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("myservice.serving", None)
+    return Config.from_object("myservice.serving")
+
+
+Manifest = dict[str, Any]
+
+
+def manifests() -> dict[str, Manifest]:
+    """Every resource in deploy/k8s, by "Kind/name"."""
+    documents = [doc for path in sorted(K8S.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in documents}
+
+
+def pod() -> Manifest:
+    """The Deployment's pod spec."""
+    spec: Manifest = manifests()["Deployment/myservice"]["spec"]["template"]["spec"]
+    return spec
+
+
+def in_fresh_make_venv() -> bool:
+    """Whether these tests run in the repo's .venv, installed from the current requirements."""
+    check = ["make", "--question", "install", f"VENV={sys.prefix}"]
+    return subprocess.run(check, cwd=REPO, capture_output=True, check=False).returncode == 0
