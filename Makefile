@@ -25,7 +25,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Pins for every supported Python (uv resolves universally, adding markers where versions differ).
-COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 $(if $(UPGRADE),--upgrade)
+COMPILE = $(BIN)/uv pip compile --quiet --universal --no-annotate --python-version 3.11 $(if $(UPGRADE),--upgrade)
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv --clear $(VENV)

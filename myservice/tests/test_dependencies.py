@@ -9,6 +9,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from myservice.settings import SERVICE
+
 from .helpers import REPO
 
 
@@ -68,3 +70,9 @@ def test_pins_were_made_by_make_requirements(name: str) -> None:
     header = (REPO / name).read_text().splitlines()[1]
     assert header.startswith(f"#    uv pip compile {options[1]} "), header
     assert header.endswith(f" -o {name}")
+
+
+@pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt", "requirements-dev.in"])
+def test_pins_do_not_name_the_package(name: str) -> None:
+    """`make rename` then leaves them as they are, and .venv is not rebuilt (the package alone is)."""
+    assert SERVICE not in (REPO / name).read_text().lower()
