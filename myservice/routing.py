@@ -1,0 +1,44 @@
+"""URL routing for a service on the internet: Quart's URL map, but a Host that is no host name is a 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Quart
+from quart.routing import QuartMap
+from quart.wrappers import BaseRequestWebsocket
+from werkzeug.exceptions import BadHost, HTTPException
+from werkzeug.routing import MapAdapter
+
+BAD_HOST = "The Host header is not a valid host name."
+
+
+def init_app(app: Quart) -> None:
+    """Route with URLMap; first, before any route is added."""
+    if list(app.url_map.iter_rules()):
+        raise RuntimeError("routing.init_app must come before any route is added: it replaces the URL map")
+    app.url_map = URLMap()
+
+
+class URLMap(QuartMap):
+    """Quart's URL map, binding a request with a bad Host to an adapter that refuses it."""
+
+    def bind_to_request(
+        self, request: BaseRequestWebsocket, subdomain: str | None, server_name: str | None
+    ) -> MapAdapter:
+        """The request's adapter (werkzeug's IDNA encoding of the Host is the check)."""
+        try:
+            return super().bind_to_request(request, subdomain, server_name)
+        except BadHost:  # raised here, before Quart's error handling starts: it would be a bare 500
+            return Refusal(self, BadHost(BAD_HOST))
+
+
+class Refusal(MapAdapter):
+    """An adapter that matches nothing: routing the request raises `error`, which the error handlers answer."""
+
+    def __init__(self, url_map: QuartMap, error: HTTPException) -> None:
+        super().__init__(url_map, "invalid", "/", None, "http", "/", "GET")
+        self.error = error
+
+    def match(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401  # werkzeug's overloads
+        raise self.error
