@@ -1,14 +1,16 @@
-"""URL routing for a service on the internet: Quart's URL map, but a Host that is no host name is a 400."""
+"""URL routing for a service on the internet: Quart's URL map, but a Host that is no host name is a 400,
+and the map's own redirects stay on the host the client came to."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from quart import Quart
 from quart.routing import QuartMap
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.exceptions import BadHost, HTTPException
-from werkzeug.routing import MapAdapter
+from werkzeug.routing import MapAdapter, RequestRedirect
 
 BAD_HOST = "The Host header is not a valid host name."
 
@@ -21,16 +23,36 @@ def init_app(app: Quart) -> None:
 
 
 class URLMap(QuartMap):
-    """Quart's URL map, binding a request with a bad Host to an adapter that refuses it."""
+    """Quart's URL map, binding a request with a bad Host to an adapter that refuses it, others to RelativeRedirects."""
 
     def bind_to_request(
         self, request: BaseRequestWebsocket, subdomain: str | None, server_name: str | None
     ) -> MapAdapter:
         """The request's adapter (werkzeug's IDNA encoding of the Host is the check)."""
         try:
-            return super().bind_to_request(request, subdomain, server_name)
+            adapter = super().bind_to_request(request, subdomain, server_name)
         except BadHost:  # raised here, before Quart's error handling starts: it would be a bare 500
             return Refusal(self, BadHost(BAD_HOST))
+        adapter.__class__ = RelativeRedirects  # werkzeug's Map.bind makes a plain MapAdapter; same layout
+        return adapter
+
+
+class RelativeRedirects(MapAdapter):
+    """A MapAdapter whose redirects (a missing slash, merged slashes, a default value) are relative:
+    werkzeug makes them absolute with the request's Host, which the client chose (an open redirect)."""
+
+    def match(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401  # werkzeug's overloads
+        try:
+            return super().match(*args, **kwargs)
+        except RequestRedirect as redirect:
+            raise RequestRedirect(self.relative(redirect.new_url)) from None
+
+    def relative(self, url: str) -> str:
+        """`url` without its scheme and host when the host is the request's: one leading slash, never two."""
+        _, host, path, query, fragment = urlsplit(url)
+        if host not in (self.server_name, f"{self.subdomain}.{self.server_name}"):
+            return url
+        return urlunsplit(("", "", "/" + path.lstrip("/\\"), query, fragment))
 
 
 class Refusal(MapAdapter):

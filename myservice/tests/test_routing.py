@@ -1,4 +1,4 @@
-"""Routing hardened for the internet: a bad Host is a 400."""
+"""Routing hardened for the internet: a bad Host is a 400, the map's redirects are relative."""
 
 from __future__ import annotations
 
@@ -30,6 +30,31 @@ async def test_unusual_but_valid_host_is_served(client: Client, host: str) -> No
     response = await client.get("/healthz", headers={"Host": host})
     assert (response.status_code, await response.get_json()) == (200, {"status": "ok"})
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "location"),
+    [
+        ("/probes/folder", {}, "/probes/folder/"),
+        ("/probes/folder", {"a": "1", "b": "//x"}, "/probes/folder/?a=1&b=%2F%2Fx"),
+        ("//probes//folder/", {}, "/probes/folder/"),
+        ("/probes/folder/1", {}, "/probes/folder/"),
+    ],
+)
+async def test_redirects_stay_on_the_host_they_came_to(
+    probe_client: Client, path: str, query: dict[str, str], location: str
+) -> None:
+    """Slash, merged-slash and default-value redirects are relative: no client-chosen Host in Location."""
+    response = await probe_client.get(path, query_string=query, headers={"Host": "evil.example"})
+    assert (response.status_code, response.headers["Location"]) == (308, location)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "evil.example" not in await response.get_data(as_text=True)
+
+
+async def test_redirect_keeps_the_root_path(probe_client: Client) -> None:
+    """Behind a proxy's path prefix (ROOT_PATH), the relative Location keeps the prefix."""
+    response = await probe_client.get("/api/probes/folder", root_path="/api", headers={"Host": "evil.example"})
+    assert (response.status_code, response.headers["Location"]) == (308, "/api/probes/folder/")
 
 
 def test_url_map_is_replaced_before_any_route_only() -> None:
