@@ -1,5 +1,5 @@
 """URL routing for a service on the internet: Quart's URL map, but a Host that is no host name is a 400,
-and the map's own redirects stay on the host the client came to."""
+a method outside METHODS is a 501, and the map's own redirects stay on the host the client came to."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from urllib.parse import urlsplit, urlunsplit
 from quart import Quart
 from quart.routing import QuartMap
 from quart.wrappers import BaseRequestWebsocket
-from werkzeug.exceptions import BadHost, HTTPException
+from werkzeug.exceptions import BadHost, HTTPException, NotImplemented  # werkzeug's name for 501
 from werkzeug.routing import MapAdapter, RequestRedirect
 
+# The methods routes can serve; any other method, or a different case ("get"), is a 501 (RFC 9110 §9.1).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 BAD_HOST = "The Host header is not a valid host name."
+UNKNOWN_METHOD = f"The request method is not one this service implements ({', '.join(sorted(METHODS))})."
 
 
 def init_app(app: Quart) -> None:
@@ -23,12 +26,14 @@ def init_app(app: Quart) -> None:
 
 
 class URLMap(QuartMap):
-    """Quart's URL map, binding a request with a bad Host to an adapter that refuses it, others to RelativeRedirects."""
+    """Quart's URL map, binding each request to an adapter that refuses it, or to a RelativeRedirects."""
 
     def bind_to_request(
         self, request: BaseRequestWebsocket, subdomain: str | None, server_name: str | None
     ) -> MapAdapter:
-        """The request's adapter (werkzeug's IDNA encoding of the Host is the check)."""
+        """The request's adapter; the checks cost a set lookup, and werkzeug's own IDNA encoding of the Host."""
+        if request.scope.get("method", "GET") not in METHODS:  # a websocket's scope has no method
+            return Refusal(self, NotImplemented(UNKNOWN_METHOD))
         try:
             adapter = super().bind_to_request(request, subdomain, server_name)
         except BadHost:  # raised here, before Quart's error handling starts: it would be a bare 500

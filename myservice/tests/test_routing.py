@@ -1,4 +1,4 @@
-"""Routing hardened for the internet: a bad Host is a 400, the map's redirects are relative."""
+"""Routing hardened for the internet: a bad Host is a 400, an unknown method a 501, the map's redirects relative."""
 
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ async def test_unusual_but_valid_host_is_served(client: Client, host: str) -> No
     response = await client.get("/healthz", headers={"Host": host})
     assert (response.status_code, await response.get_json()) == (200, {"status": "ok"})
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("method", ["FOO", "PROPFIND", "get", "TRACE", "CONNECT", "X" * 1000])
+@pytest.mark.parametrize("path", ["/healthz", "/no/such/route"])
+async def test_unknown_method_is_a_501(client: Client, method: str, path: str) -> None:
+    """A method outside GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH (case counts) is a 501, on any path."""
+    response = await client.open(path, method=method)  # type: ignore[call-arg]  # the protocol omits json's default
+    body = await assert_problem(response, 501, "The request method is not one this service implements")
+    assert method not in str(body)  # not echoed: it may be long
+    assert "Allow" not in response.headers
 
 
 @pytest.mark.parametrize(
