@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import api, errors, logs, metrics, middleware, readiness, security, server
+from myservice import api, errors, logs, metrics, middleware, readiness, routing, security, server
 from myservice.settings import SERVICE, Source, settings_command
 from myservice.views import find_blueprints
 
@@ -18,6 +18,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     `blueprints` defaults to every blueprint found in the views package.
     """
     app = Quart(name, static_folder=None)
+    routing.init_app(app)
     app.config.update(server.app_settings(settings))
     logs.init_app(app)
     metrics.init_app(app)

@@ -37,6 +37,27 @@ def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecor
     return record
 
 
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT, with what a client sent unable to forge a record: non-printable characters (a newline in a
+    path, a terminal escape) are written as Python escapes, and a traceback's lines are indented."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if text.isprintable():  # nearly every record: one check, in C, on the access line's hot path
+            return text
+        line = self.formatMessage(record)  # the record's own line, as super().format() wrote it
+        trace = text[len(line) :].lstrip("\n")  # a traceback, a stack, or nothing
+        return escape(line) + "".join(f"\n    {escape(part)}" for part in trace.splitlines())
+
+
+def escape(text: str) -> str:
+    """`text` with each non-printable character as its Python escape: \\n, \\x1b, \\u2028."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode() for char in text)
+
+
 class JSONFormatter(logging.Formatter):
     """One JSON object per line: timestamp, level, logger, message, then the request id and the extras,
     and the traceback. orjson encodes a record in a seventh of the json module's instructions (see bench/)."""
@@ -74,7 +95,7 @@ def configure_logging(level: str, log_format: str) -> None:
     """Install (or replace) the service's handler on the root logger; other handlers are kept."""
     handler = logging.StreamHandler(sys.stderr)
     handler.name = HANDLER_NAME
-    handler.setFormatter(JSONFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JSONFormatter() if log_format == "json" else TextFormatter())
     logging.setLogRecordFactory(_record_with_request_id)
     # Neither format prints threads or processes: not collecting them for every record saves a
     # quarter of what a record costs (the logging HOWTO's "Optimization" section).

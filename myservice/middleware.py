@@ -14,6 +14,7 @@ from quart import Quart
 from myservice import logs, metrics, security
 from myservice.errors import JSONRequest
 from myservice.request_id import HEADER, choose, request_id_var
+from myservice.routing import METHODS
 
 ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 REQUEST = "myservice.request"  # our key in the ASGI scope: the request, for its route in the metrics
@@ -65,6 +66,8 @@ class RequestMiddleware:
             seconds = time.perf_counter() - started
             request = cast(dict[str, Request], scope).pop(REQUEST, None)  # no request-scope cycle is left
             route = request.url_rule.rule if request is not None and request.url_rule is not None else "unmatched"
-            metrics.observe(scope["method"], route, status, seconds)
+            # Every label comes from a bounded set: a made-up method (answered 501) must not add a series.
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            metrics.observe(method, route, status, seconds)
             logs.log_access(scope["method"], scope["path"], status, seconds)
             request_id_var.reset(token)

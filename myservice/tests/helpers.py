@@ -3,6 +3,7 @@ shape, the deployment files, the serving configuration."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -161,3 +162,14 @@ def in_fresh_make_venv() -> bool:
     """Whether these tests run in the repo's .venv, installed from the current requirements."""
     check = ["make", "--question", "install", f"VENV={sys.prefix}"]
     return subprocess.run(check, cwd=REPO, capture_output=True, check=False).returncode == 0
+
+
+def send_raw(port: int, request: bytes, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    """Send `request`, bytes as they are, on a new connection to 127.0.0.1:`port`: status, headers (names in
+    lower case), body. A server may answer (a 413) and close before it has read all of a large request."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        with suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()

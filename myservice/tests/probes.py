@@ -51,6 +51,13 @@ async def get_item(item_id: int) -> dict[str, object]:
     return {"item": item_id}
 
 
+@probes.get("/folder/", defaults={"page": 1})
+@probes.get("/folder/<int:page>")
+async def get_folder(page: int) -> dict[str, object]:
+    """A route ending in a slash, as `make blueprint` scaffolds them; /folder/1 redirects to it (its default)."""
+    return {"page": page}
+
+
 @probes.get("/page")
 async def get_page() -> tuple[str, int, dict[str, str]]:
     """An HTML response."""

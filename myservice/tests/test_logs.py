@@ -92,3 +92,35 @@ def test_json_line_leaves_out_uvicorns_coloured_message(capsys: pytest.CaptureFi
     text = capsys.readouterr().err
     assert json.loads(text).keys() == {"timestamp", "level", "logger", "message", "request_id"}
     assert "\x1b" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/x\nFORGED", "/x\\nFORGED"),
+        ("/x\r\n2026-01-01 00:00:00,000 INFO myservice.access [a] GET /", "/x\\r\\n2026-01-01"),
+        ("/\x1b[31mred", "/\\x1b[31mred"),
+        ("/x\u2028y\x85z", "/x\\u2028y\\x85z"),
+    ],
+)
+async def test_text_line_escapes_control_characters(capsys: pytest.CaptureFixture[str], path: str, shown: str) -> None:
+    """A path with a newline, a carriage return, a terminal escape or a Unicode line break writes one line."""
+    await serve_one({"LOG_FORMAT": "text"}, path)
+    [line] = capsys.readouterr().err.splitlines()
+    assert f" INFO myservice.access [req-1] GET {shown}" in line
+    assert line.isprintable()
+
+
+async def test_text_traceback_lines_are_indented_and_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every line of a traceback is indented, so an exception's message cannot start a forged record."""
+    configure_logging("INFO", "text")
+    try:
+        raise ValueError("bad\n2026-01-01 00:00:00,000 INFO myservice.access [a] GET / 200\x1b[0m")
+    except ValueError:
+        logging.getLogger("myservice").exception("failed\nFORGED")
+    first, *rest = capsys.readouterr().err.splitlines()
+    assert first.endswith(" ERROR myservice [-] failed\\nFORGED")
+    assert rest[0] == "    Traceback (most recent call last):"
+    assert all(line.startswith("    ") and line.isprintable() for line in rest)
+    forged = "    2026-01-01 00:00:00,000 INFO myservice.access [a] GET / 200\\x1b[0m"
+    assert rest[-2:] == ["    ValueError: bad", forged]

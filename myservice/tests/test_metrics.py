@@ -55,3 +55,15 @@ async def test_durations_and_in_flight(client: Client) -> None:
     assert after[key] - before.get(key, 0.0) == 1
     # The scrape itself is the one request in flight while /metrics renders.
     assert after[("myservice_http_requests_in_flight", frozenset())] == 1
+
+
+async def test_unknown_methods_count_as_one_label_value(probe_client: Client) -> None:
+    """Made-up methods are all counted under method="other": a client cannot add series at will."""
+    before = await scrape(probe_client)
+    for method in ["FOO", "BAR", "get", "PROPFIND"]:
+        response = await probe_client.open("/healthz", method=method)  # type: ignore[call-arg]  # no json default
+        assert response.status_code == 501
+    after = await scrape(probe_client)
+    other = {"method": "other", "route": "unmatched", "status": "501"}
+    assert count(after, **other) - count(before, **other) == 4
+    assert not {"FOO", "BAR", "get", "PROPFIND"} & {dict(labels).get("method") for _, labels in after}
