@@ -1,5 +1,9 @@
 """Hypercorn's production configuration, read from the environment and the service's settings.
 
+    python -m myservice.supervisor 'myservice:create_app()'
+
+runs Hypercorn with it (see `myservice.supervisor`); so does, with one worker only,
+
     hypercorn --config python:myservice.serving 'myservice:create_app()'
 
 PORT, HOST, WORKERS, ROOT_PATH, the graceful timeout and logging: see `myservice.server`.
@@ -7,9 +11,12 @@ PORT, HOST, WORKERS, ROOT_PATH, the graceful timeout and logging: see `myservice
 
 import logging
 
-from myservice.server import KEEP_ALIVE_SECONDS, server_options
+from myservice.server import KEEP_ALIVE_SECONDS, run_by_hypercorn, server_options
 
 _options = server_options()
+if _options.workers > 1 and run_by_hypercorn():
+    # Hypercorn 0.18's master stops every worker when one dies, then exits 0 (see myservice.supervisor).
+    raise SystemExit(f"WORKERS={_options.workers}: serve several workers with python -m myservice.supervisor")
 
 bind = [f"{_options.host}:{_options.port}"]
 # One worker serves in this process (0 to Hypercorn), so SIGTERM reaches the app and /readyz can fail first.

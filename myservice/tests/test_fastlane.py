@@ -14,7 +14,16 @@ import pytest
 
 from myservice.fastlane import main
 
-from .helpers import REPO, children, free_port, get, in_fresh_make_venv, serving, sigterm_during_slow_request
+from .helpers import (
+    REPO,
+    children,
+    free_port,
+    get,
+    in_fresh_make_venv,
+    kill_a_busy_worker,
+    serving,
+    sigterm_during_slow_request,
+)
 
 
 def fastlane(factory: str = "myservice.tests.probes:create_probe_app()") -> list[str]:
@@ -141,3 +150,16 @@ def test_make_serve_uvicorn_with_two_workers_answers_a_burst_then_exits_0(tmp_pa
     assert returncode == 0
     access = [json.loads(line) for line in server.output.splitlines() if '"myservice.access"' in line]
     assert [line["status"] for line in access if line["path"] == "/"] == [200] * 200
+
+
+@pytest.mark.slow
+def test_fastlane_replaces_a_killed_worker_and_forgets_its_requests_in_flight(tmp_path: Path) -> None:
+    """kill -9 of a busy worker: the other answers meanwhile, uvicorn starts a new one, and the requests
+    in flight drop back to the one scrape, with an ERROR line for the dead worker's."""
+    killed = kill_a_busy_worker("uvicorn", tmp_path)
+    assert killed.statuses == [200] * 20
+    assert killed.returncode == 0
+    lines = [json.loads(line) for line in killed.output.splitlines()]
+    errors = [line["message"] for line in lines if line["level"] == "ERROR"]
+    assert [error for error in errors if "died without stopping" in error], errors
+    assert (killed.replaced_after, killed.gauge_after) < (5, 10)
