@@ -51,7 +51,8 @@ def main(argv: list[str] = sys.argv) -> None:
         proxy_headers=False,  # as Hypercorn: X-Forwarded-* are not trusted by default
         server_header=False,  # as with Hypercorn: no server name to fingerprint
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=int(options.graceful_timeout),
+        # Typed int, but uvicorn hands it to asyncio.wait_for, which takes fractions of a second.
+        timeout_graceful_shutdown=options.graceful_timeout,  # type: ignore[arg-type]
     )
 
 

@@ -163,3 +163,14 @@ def test_fastlane_replaces_a_killed_worker_and_forgets_its_requests_in_flight(tm
     errors = [line["message"] for line in lines if line["level"] == "ERROR"]
     assert [error for error in errors if "died without stopping" in error], errors
     assert (killed.replaced_after, killed.gauge_after) < (5, 10)
+
+
+@pytest.mark.slow
+def test_fastlane_honours_a_graceful_timeout_in_fractions_of_a_second(tmp_path: Path) -> None:
+    """GRACEFUL_TIMEOUT 1.9 lets a request with about 1.5 s to go finish after SIGTERM (not 1 s, nor 0 for 0.9)."""
+    port = free_port()
+    extra = {"MYSERVICE_GRACEFUL_TIMEOUT": "1.9", "PROBE_SLOW_SECONDS": "2"}
+    url = f"http://127.0.0.1:{port}"
+    status, body, returncode = sigterm_during_slow_request(fastlane(), url, env(port, **extra), tmp_path)
+    assert (status, json.loads(body)) == (200, {"shutting_down": True})
+    assert returncode == 0

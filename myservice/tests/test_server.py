@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from myservice.server import ServerOptions, server_options
+from myservice.settings import SettingsError
 
 from .helpers import free_port
 
@@ -29,6 +30,17 @@ def test_server_options_from_environment_and_settings(monkeypatch: pytest.Monkey
         monkeypatch.setenv(name, value)
     assert server_options() == ServerOptions("127.0.0.1", 9001, 2, "/api", 7.0)
     assert os.path.isdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999"])
+def test_graceful_timeout_must_be_finite(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """GRACEFUL_TIMEOUT inf or nan stops the start with the settings' one line, before any server sees it."""
+    monkeypatch.setenv("MYSERVICE_GRACEFUL_TIMEOUT", value)
+    expected = (
+        f"environment variable MYSERVICE_GRACEFUL_TIMEOUT: GRACEFUL_TIMEOUT has value '{value}'; expected a number"
+    )
+    with pytest.raises(SettingsError, match=re.escape(expected)):
+        server_options()
 
 
 @pytest.mark.slow
