@@ -20,7 +20,8 @@ from typing import Any
 
 import uvicorn
 
-from myservice.server import KEEP_ALIVE_SECONDS, check_port_free, root_path, server_options
+from myservice.fastlane_protocol import BoundedHttpToolsProtocol
+from myservice.server import CONNECTIONS_PER_WORKER, KEEP_ALIVE_SECONDS, check_port_free, root_path, server_options
 from myservice.supervisor import watch_parent
 
 # The factory to serve, for every worker: uvicorn's workers import `served_app`, not this script.
@@ -44,13 +45,14 @@ def main(argv: list[str] = sys.argv) -> None:
         port=options.port,
         workers=options.workers,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,  # httptools, with Hypercorn's limits on a request's head
         lifespan="on",
         log_config=None,  # uvicorn's loggers go through the service's root handler and format
         access_log=False,  # the app logs one line per request itself
         proxy_headers=False,  # as Hypercorn: X-Forwarded-* are not trusted by default
         server_header=False,  # as with Hypercorn: no server name to fingerprint
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=CONNECTIONS_PER_WORKER,
         # Typed int, but uvicorn hands it to asyncio.wait_for, which takes fractions of a second.
         timeout_graceful_shutdown=options.graceful_timeout,  # type: ignore[arg-type]
     )

@@ -22,7 +22,9 @@ from myservice.logs import configure_logging
 from myservice.metrics_folder import share_between_workers
 from myservice.settings import SettingsError, Source, Value, load_settings
 
-KEEP_ALIVE_SECONDS = 5
+KEEP_ALIVE_SECONDS = 5  # also the time a request's head may take to arrive, on both servers
+HEAD_LIMIT_BYTES = 16 * 1024  # a larger request head is answered 431 (Hypercorn's h11_max_incomplete_size)
+CONNECTIONS_PER_WORKER = 1000  # uvicorn answers 503 past it; below the usual limit of 1024 open files
 
 
 @dataclass(frozen=True)

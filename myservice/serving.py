@@ -11,7 +11,7 @@ PORT, HOST, WORKERS, ROOT_PATH, the graceful timeout and logging: see `myservice
 
 import logging
 
-from myservice.server import KEEP_ALIVE_SECONDS, run_by_hypercorn, server_options
+from myservice.server import HEAD_LIMIT_BYTES, KEEP_ALIVE_SECONDS, run_by_hypercorn, server_options
 
 _options = server_options()
 if _options.workers > 1 and run_by_hypercorn():
@@ -23,7 +23,8 @@ bind = [f"{_options.host}:{_options.port}"]
 workers = 0 if _options.workers == 1 else _options.workers
 worker_class = "uvloop"
 graceful_timeout = _options.graceful_timeout
-keep_alive_timeout = KEEP_ALIVE_SECONDS
+keep_alive_timeout = KEEP_ALIVE_SECONDS  # also closes a connection whose request head is late
+h11_max_incomplete_size = HEAD_LIMIT_BYTES  # a larger request head is answered 431
 root_path = _options.root_path
 accesslog = None  # the app logs one line per request itself
 include_server_header = False  # no server name to fingerprint, and one header fewer to send
