@@ -1,4 +1,5 @@
-# The production image: Hypercorn under myservice.supervisor, one worker per container (scale with replicas).
+# The production image: Hypercorn under myservice.supervisor, one worker per container.
+# Scale with replicas.
 #   docker build -t myservice .
 #   docker run --rm -p 8000:8000 myservice
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

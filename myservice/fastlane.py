@@ -21,7 +21,13 @@ from typing import Any
 import uvicorn
 
 from myservice.fastlane_protocol import BoundedHttpToolsProtocol
-from myservice.server import CONNECTIONS_PER_WORKER, KEEP_ALIVE_SECONDS, check_port_free, root_path, server_options
+from myservice.server import (
+    CONNECTIONS_PER_WORKER,
+    KEEP_ALIVE_SECONDS,
+    check_port_free,
+    root_path,
+    server_options,
+)
 from myservice.supervisor import watch_parent
 
 # The factory to serve, for every worker: uvicorn's workers import `served_app`, not this script.

@@ -15,8 +15,9 @@ from myservice.server import HEAD_LIMIT_BYTES, KEEP_ALIVE_SECONDS, run_by_hyperc
 
 _options = server_options()
 if _options.workers > 1 and run_by_hypercorn():
-    # Hypercorn 0.18's master stops every worker when one dies, then exits 0 (see myservice.supervisor).
-    raise SystemExit(f"WORKERS={_options.workers}: serve several workers with python -m myservice.supervisor")
+    # Hypercorn 0.18's own master stops every worker when one dies, then exits 0.
+    supervisor = "python -m myservice.supervisor"
+    raise SystemExit(f"WORKERS={_options.workers}: serve several workers with {supervisor}")
 
 bind = [f"{_options.host}:{_options.port}"]
 # One worker serves in this process (0 to Hypercorn), so SIGTERM reaches the app and /readyz can fail first.

@@ -38,7 +38,8 @@ STOP_MARGIN = 5.0  # seconds past the graceful timeout before workers still runn
 def main(argv: list[str] = sys.argv) -> None:
     """Serve the app factory named like Hypercorn's argument (`module:factory()`) until SIGTERM or Ctrl-C."""
     if len(argv) != 2 or not argv[1].endswith("()"):
-        raise SystemExit(f"usage: python -m myservice.supervisor 'module:factory()', not {argv[1:]}")
+        usage = "python -m myservice.supervisor 'module:factory()'"
+        raise SystemExit(f"usage: {usage}, not {argv[1:]}")
     config = Config.from_object("myservice.serving")
     config.application_path = argv[1]
     host, _, port = config.bind[0].rpartition(":")

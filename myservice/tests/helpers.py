@@ -170,8 +170,12 @@ PROBES = "myservice.tests.probes:create_probe_app()"
 
 
 def lane_command(lane: str, factory: str = PROBES) -> list[str]:
-    """What `make serve` runs for `lane`: hypercorn (under myservice.supervisor) or uvicorn (myservice.fastlane)."""
-    module = {"hypercorn": "myservice.supervisor", "uvicorn": "myservice.fastlane"}[lane]
+    """What `make serve` runs for `lane`, hypercorn or uvicorn."""
+    modules = {
+        "hypercorn": "myservice.supervisor",
+        "uvicorn": "myservice.fastlane",
+    }
+    module = modules[lane]
     return [sys.executable, "-m", module, factory]
 
 

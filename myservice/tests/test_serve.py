@@ -200,9 +200,8 @@ def test_metrics_add_up_over_two_workers(tmp_path: Path) -> None:
     shared.mkdir()
     env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(shared)}
     sent = 0
-    with serving(
-        lane_command("hypercorn", "myservice:create_app()"), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path
-    ):
+    command = lane_command("hypercorn", "myservice:create_app()")
+    with serving(command, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path):
         with ThreadPoolExecutor(10) as pool:
             # Concurrent batches until both workers have answered some (bounded: 20 batches at most).
             while sent < 40 or (sent < 400 and len(_workers_with_counters(shared)) < 2):
@@ -342,4 +341,5 @@ def test_the_hypercorn_command_refuses_several_workers(tmp_path: Path) -> None:
     env = {**os.environ, **lane_env(free_port())}
     result = subprocess.run(hypercorn_command(), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert result.stderr.splitlines()[-1] == "WORKERS=2: serve several workers with python -m myservice.supervisor"
+    expected = "WORKERS=2: serve several workers with python -m myservice.supervisor"
+    assert result.stderr.splitlines()[-1] == expected

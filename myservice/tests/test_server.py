@@ -36,9 +36,8 @@ def test_server_options_from_environment_and_settings(monkeypatch: pytest.Monkey
 def test_graceful_timeout_must_be_finite(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     """GRACEFUL_TIMEOUT inf or nan stops the start with the settings' one line, before any server sees it."""
     monkeypatch.setenv("MYSERVICE_GRACEFUL_TIMEOUT", value)
-    expected = (
-        f"environment variable MYSERVICE_GRACEFUL_TIMEOUT: GRACEFUL_TIMEOUT has value '{value}'; expected a number"
-    )
+    where = "environment variable MYSERVICE_GRACEFUL_TIMEOUT"
+    expected = f"{where}: GRACEFUL_TIMEOUT has value '{value}'; expected a number"
     with pytest.raises(SettingsError, match=re.escape(expected)):
         server_options()
 
@@ -62,7 +61,10 @@ def test_a_metrics_folder_made_is_removed_and_one_supplied_is_kept(
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
-    [[sys.executable, "-m", "myservice.supervisor"], [sys.executable, "-m", "myservice.fastlane"]],
+    [
+        [sys.executable, "-m", "myservice.supervisor"],
+        [sys.executable, "-m", "myservice.fastlane"],
+    ],
     ids=["hypercorn", "fastlane"],
 )
 def test_a_failed_start_leaves_no_metrics_folder(
@@ -145,9 +147,8 @@ def test_a_full_temporary_folder_stops_the_start_with_one_line_and_leaves_nothin
         result = master({"TMPDIR": str(tiny)}, tmp_path)
         left = list(tiny.iterdir())
     assert result.returncode == 1
-    assert re.fullmatch(
-        rf"cannot write metrics files in {tiny}/myservice-metrics-\w+: No space left on device", result.stderr.strip()
-    )
+    made = rf"{tiny}/myservice-metrics-\w+"
+    assert re.fullmatch(rf"cannot write metrics files in {made}: No space left on device", result.stderr.strip())
     assert left == []
 
 
@@ -161,7 +162,8 @@ def test_metrics_files_of_an_earlier_run_are_removed_at_start(tmp_path: Path) ->
     old, running, other = f"counter_{gone.stdout.strip()}.db", f"counter_{os.getpid()}.db", "orders.db"
     for name in (old, running, other):
         (tmp_path / name).write_bytes(b"\0" * 8)
-    result = master({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "MYSERVICE_LOG_FORMAT": "json"}, tmp_path)
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "MYSERVICE_LOG_FORMAT": "json"}
+    result = master(env, tmp_path)
     assert result.returncode == 0, result.stderr
     # (The master's own gauge of requests in flight, always 0, is left for the next start to remove.)
     left = {path.name for path in tmp_path.iterdir() if not path.name.startswith("gauge_livesum_")}
