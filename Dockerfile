@@ -1,4 +1,5 @@
-# The production image: Hypercorn with myservice.serving, one worker per container (scale with replicas).
+# The production image: Hypercorn under myservice.supervisor, one worker per container.
+# Scale with replicas.
 #   docker build -t myservice .
 #   docker run --rm -p 8000:8000 myservice
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -34,4 +35,4 @@ EXPOSE 8000
 # Routes answer under ROOT_PATH when it is set (see README.md "Deploy").
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; u.urlopen(f\"http://127.0.0.1:{os.environ['PORT']}{os.environ.get('ROOT_PATH', '')}/healthz\", timeout=2)"]
-CMD ["hypercorn", "--config", "python:myservice.serving", "myservice:create_app()"]
+CMD ["python", "-m", "myservice.supervisor", "myservice:create_app()"]

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # PORT has no default here: `make run` defaults it to 5000, `make serve` to 8000.
 # `make serve` runs SERVE_$(SERVER); another server is one more SERVE_<name> line.
 SERVER ?= hypercorn
-SERVE_hypercorn = $(BIN)/hypercorn --config python:$(APP).serving '$(APP):create_app()'
+SERVE_hypercorn = $(BIN)/python -m $(APP).supervisor '$(APP):create_app()'
 SERVE_uvicorn = $(BIN)/python -m $(APP).fastlane '$(APP):create_app()'
 PYTEST_ARGS ?=
 PYTEST_FLAGS = $(if $(SLOW),,-m "not slow") $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ server.py, as for Hypercorn.
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import os
 import signal
 import sys
@@ -19,7 +20,15 @@ from typing import Any
 
 import uvicorn
 
-from myservice.server import KEEP_ALIVE_SECONDS, server_options
+from myservice.fastlane_protocol import BoundedHttpToolsProtocol
+from myservice.server import (
+    CONNECTIONS_PER_WORKER,
+    KEEP_ALIVE_SECONDS,
+    check_port_free,
+    root_path,
+    server_options,
+)
+from myservice.supervisor import watch_parent
 
 # The factory to serve, for every worker: uvicorn's workers import `served_app`, not this script.
 APP_VARIABLE = "FASTLANE_APP"
@@ -32,6 +41,7 @@ def main(argv: list[str] = sys.argv) -> None:
         raise SystemExit(f"usage: python -m myservice.fastlane 'module:factory()', not {argv[1:]}")
     os.environ[APP_VARIABLE] = argv[1]
     options = server_options()
+    check_port_free(options.host, options.port)
     # uvicorn re-raises SIGTERM once it has drained; like Hypercorn, a graceful shutdown exits 0.
     signal.signal(signal.SIGTERM, _exit_0)
     uvicorn.run(
@@ -41,14 +51,16 @@ def main(argv: list[str] = sys.argv) -> None:
         port=options.port,
         workers=options.workers,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,  # httptools, with Hypercorn's limits on a request's head
         lifespan="on",
         log_config=None,  # uvicorn's loggers go through the service's root handler and format
         access_log=False,  # the app logs one line per request itself
         proxy_headers=False,  # as Hypercorn: X-Forwarded-* are not trusted by default
         server_header=False,  # as with Hypercorn: no server name to fingerprint
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=int(options.graceful_timeout),
+        limit_concurrency=CONNECTIONS_PER_WORKER,
+        # Typed int, but uvicorn hands it to asyncio.wait_for, which takes fractions of a second.
+        timeout_graceful_shutdown=options.graceful_timeout,  # type: ignore[arg-type]
     )
 
 
@@ -56,8 +68,11 @@ def served_app() -> ASGIApp:
     """The app of FASTLANE_APP; under ROOT_PATH it sees the path as the proxy sent it, as with Hypercorn."""
     module, _, factory = os.environ[APP_VARIABLE].removesuffix("()").partition(":")
     app: ASGIApp = getattr(importlib.import_module(module), factory)()
-    root_path = server_options().root_path
-    return _under_root_path(app, root_path) if root_path else app
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a worker of uvicorn's master: stop gracefully, as on SIGTERM, once it is gone
+        watch_parent(parent.pid or 0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    prefix = root_path()
+    return _under_root_path(app, prefix) if prefix else app
 
 
 def _under_root_path(app: ASGIApp, root_path: str) -> ASGIApp:

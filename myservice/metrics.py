@@ -1,20 +1,24 @@
 """Prometheus metrics: requests by method, route template and status; durations; requests in flight.
 
-With several Hypercorn workers each worker is its own process: PROMETHEUS_MULTIPROC_DIR (set by
-`myservice.serving` when WORKERS > 1) makes them share counts through files in that folder, and
-/metrics then adds up every worker's numbers, whichever worker answers the scrape.
+With several workers each worker is its own process: PROMETHEUS_MULTIPROC_DIR (see `metrics_folder`)
+makes them share counts through files in that folder, and /metrics then adds up every worker's
+numbers, whichever worker answers the scrape.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from quart import Quart
 
+from myservice.metrics_folder import METRICS_FILE, MULTIPROC_ENV, alive, check_usable
 from myservice.settings import SERVICE
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+logger = logging.getLogger(f"{SERVICE}.metrics")
+check_usable()  # before the metrics below write their first files there
 
 REQUESTS = Counter("http_requests", "Requests answered.", ["method", "route", "status"], namespace=SERVICE)
 DURATION = Histogram("http_request_duration_seconds", "Time to answer a request.", ["route"], namespace=SERVICE)
@@ -22,7 +26,9 @@ IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled.", namespac
 
 
 def init_app(app: Quart) -> None:
-    """Drop a worker's live gauges when it stops. (The middleware counts the requests.)"""
+    """Drop the live gauges of dead workers when a worker starts, and its own when it stops.
+    (The middleware counts the requests.)"""
+    app.before_serving(_forget_dead_processes)
     app.after_serving(_forget_process)
 
 
@@ -47,6 +53,17 @@ def observe(method: str, route: str, status: int, seconds: float) -> None:
 
 
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+async def _forget_dead_processes() -> None:
+    """Drop the live gauges (requests in flight) of workers that died without stopping, e.g. killed."""
+    if MULTIPROC_ENV not in os.environ:
+        return
+    for path in Path(os.environ[MULTIPROC_ENV]).glob("gauge_live*.db"):
+        match = METRICS_FILE.fullmatch(path.name)
+        if match and not alive(int(match["pid"])):
+            logger.error("Worker %s died without stopping: its requests in flight are no longer counted", match["pid"])
+            multiprocess.mark_process_dead(int(match["pid"]))  # type: ignore[no-untyped-call]  # untyped
 
 
 async def _forget_process() -> None:

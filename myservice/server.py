@@ -3,27 +3,28 @@
 PORT (8000), HOST (0.0.0.0), WORKERS (the number of CPUs) and ROOT_PATH (empty) come from the
 environment; the graceful timeout and logging from the settings (file and MYSERVICE_* variables).
 Hypercorn's configuration (`serving.py`) and the uvicorn lane (`fastlane.py`) both read them
-here, so the two servers cannot drift apart. The app reads its settings here too
-(`app_settings`), so that a settings error stops every server with a failure status.
+here, so the two servers cannot drift apart. The app reads its settings here too (`app_settings`),
+so that a settings error stops every server with a failure status.
 """
 
 from __future__ import annotations
 
-import atexit
+import errno
 import multiprocessing
 import os
-import shutil
 import signal
+import socket
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from myservice.logs import configure_logging
-from myservice.metrics import MULTIPROC_ENV
-from myservice.settings import SERVICE, SettingsError, Source, Value, load_settings
+from myservice.metrics_folder import share_between_workers
+from myservice.settings import SettingsError, Source, Value, load_settings
 
-KEEP_ALIVE_SECONDS = 5
+KEEP_ALIVE_SECONDS = 5  # also the time a request's head may take to arrive, on both servers
+HEAD_LIMIT_BYTES = 16 * 1024  # a larger request head is answered 431 (Hypercorn's h11_max_incomplete_size)
+CONNECTIONS_PER_WORKER = 1000  # uvicorn answers 503 past it; below the usual limit of 1024 open files
 
 
 @dataclass(frozen=True)
@@ -45,27 +46,33 @@ def server_options() -> ServerOptions:
         host=os.environ.get("HOST", "0.0.0.0"),
         port=_env_int("PORT", 8000, 1, 65535),
         workers=_env_int("WORKERS", os.cpu_count() or 1, 1, 64),
-        root_path=os.environ.get("ROOT_PATH", ""),
+        root_path=root_path(),
         graceful_timeout=float(str(settings["GRACEFUL_TIMEOUT"])),
     )
-    if options.workers > 1 and MULTIPROC_ENV not in os.environ:
-        # Workers are separate processes: they share metrics through files (see metrics.py).
-        os.environ[MULTIPROC_ENV] = _metrics_folder()
+    share_between_workers(options.workers)  # worker processes share metrics through files
     return options
 
 
-def _metrics_folder() -> str:
-    """A new folder for the workers' metrics files, removed when this process, the servers' master, exits."""
-    path = tempfile.mkdtemp(prefix=f"{SERVICE}-metrics-")
-    atexit.register(_remove_after_workers, path)  # after a stop, and after a failed start (a port in use ...)
-    return path
+def root_path() -> str:
+    """The path prefix under which a proxy forwards requests (ROOT_PATH), or nothing."""
+    return os.environ.get("ROOT_PATH", "")
 
 
-def _remove_after_workers(path: str) -> None:
-    """Remove the metrics folder once the workers, which write to it until they stop, have exited."""
-    for worker in multiprocessing.active_children():
-        worker.join()
-    shutil.rmtree(path, ignore_errors=True)
+def check_port_free(host: str, port: int) -> None:
+    """Stop with one line if something listens on the port already: workers would share it (SO_REUSEPORT)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port left in TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            why = "is in use: is the service running already?" if error.errno == errno.EADDRINUSE else error.strerror
+            raise SystemExit(f"port {port} on {host[:60]} {why}") from None
+
+
+def run_by_hypercorn() -> bool:
+    """Whether this process runs the `hypercorn` command, or is a worker it spawned (with the same argv)."""
+    # .../bin/hypercorn, or .../hypercorn/__main__.py (python -m hypercorn)
+    return "hypercorn" in Path(sys.argv[0]).parts[-2:]
 
 
 def app_settings(source: Source = None) -> dict[str, Value]:
@@ -88,8 +95,7 @@ def _hypercorn_master() -> int | None:
     parent = multiprocessing.parent_process()
     if parent is None or parent.pid != os.getppid():  # not a spawned child, or its parent is gone
         return None
-    # A spawned process runs with its parent's argv: .../bin/hypercorn, or .../hypercorn/__main__.py (python -m).
-    return parent.pid if "hypercorn" in Path(sys.argv[0]).parts[-2:] else None
+    return parent.pid if run_by_hypercorn() else None
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:

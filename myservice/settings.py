@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ def _check(entry: Entry, setting: Setting) -> Value:
     ok = _has_type(value, setting.default) and (not setting.choices or value in setting.choices)
     if ok and setting.minimum is not None:
         ok = value >= setting.minimum  # type: ignore[operator]  # numeric, checked by _has_type
+    if ok and isinstance(value, float):
+        ok = math.isfinite(value)  # inf and nan: no server takes them as a timeout
     if not ok:
         shown = HIDDEN if setting.secret else repr(entry.value)
         raise SettingsError(f"{entry.where}: {entry.key} has value {shown}; expected {expected}")

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -24,6 +24,9 @@ from typing import Any
 import pytest
 import yaml
 from hypercorn.config import Config
+from prometheus_client.mmap_dict import MmapedDict
+
+from myservice.settings import SERVICE
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -173,3 +176,85 @@ def send_raw(port: int, request: bytes, timeout: float = 5) -> tuple[int, dict[s
         response = http.client.HTTPResponse(sock)
         response.begin()
         return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+
+
+PROBES = "myservice.tests.probes:create_probe_app()"
+
+
+def lane_command(lane: str, factory: str = PROBES) -> list[str]:
+    """What `make serve` runs for `lane`, hypercorn or uvicorn."""
+    modules = {
+        "hypercorn": "myservice.supervisor",
+        "uvicorn": "myservice.fastlane",
+    }
+    module = modules[lane]
+    return [sys.executable, "-m", module, factory]
+
+
+def workers(master: int) -> list[int]:
+    """The worker processes of a server's master (its spawned children, not the resource tracker)."""
+    return [pid for pid in children(master) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> float:
+    """Poll `condition` until it holds (the seconds it took) or `seconds` pass (an AssertionError)."""
+    start = time.monotonic()
+    while time.monotonic() < start + seconds:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"not within {seconds} s: {condition}")
+
+
+def in_flight(url: str) -> float:
+    """The requests-in-flight gauge of the server at `url`, as /metrics reports it."""
+    status, _, body = get(f"{url}/metrics")
+    assert status == 200
+    line = next(line for line in body.decode().splitlines() if line.startswith(f"{SERVICE}_http_requests_in_flight "))
+    return float(line.split()[1])
+
+
+def lane_env(port: int, **extra: str) -> dict[str, str]:
+    """Production settings on 127.0.0.1:`port` with two workers and `extra`."""
+    settings = str(REPO / "settings.prod.yml")
+    return {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "QUART_SETTINGS": settings} | extra
+
+
+@dataclass
+class KilledWorker:
+    """What a server did after one of its two workers was killed with SIGKILL during slow requests."""
+
+    statuses: list[int]  # of GET / sent while the worker was dead or being replaced
+    replaced_after: float  # seconds until a new worker runs
+    gauge_after: float  # seconds until requests in flight are back to the one scrape
+    returncode: int  # after a SIGTERM once the new worker serves
+    output: str
+
+
+def kill_a_busy_worker(lane: str, tmp_path: Path) -> KilledWorker:
+    """Serve `lane` with two workers, SIGKILL the one with slow requests in flight, watch what follows."""
+    port, shared = free_port(), tmp_path / "metrics"
+    shared.mkdir()
+    url = f"http://127.0.0.1:{port}"
+    env = lane_env(port, PROMETHEUS_MULTIPROC_DIR=str(shared), PROBE_SLOW_SECONDS="3")
+    with serving(lane_command(lane), f"{url}/healthz", env=env, cwd=tmp_path) as server, ThreadPoolExecutor(8) as pool:
+        for _ in range(6):
+            pool.submit(get, f"{url}/probes/slow", 10)
+        wait_for(lambda: in_flight(url) == 7, 5)  # six slow requests and the scrape
+        busy = next(pid for pid in workers(server.process.pid) if _in_flight_of(shared, pid) > 0)
+        os.kill(busy, signal.SIGKILL)
+        statuses = [get(f"{url}/")[0] for _ in range(20)]
+        replaced = wait_for(lambda: len(set(workers(server.process.pid)) - {busy}) == 2, 15)
+        gauge = wait_for(lambda: in_flight(url) == 1, 15)
+        server.process.send_signal(signal.SIGTERM)
+        returncode = server.process.wait(timeout=15)
+    return KilledWorker(statuses, replaced, gauge, returncode, server.output)
+
+
+def _in_flight_of(shared: Path, pid: int) -> float:
+    """The requests in flight that worker `pid` wrote to the shared metrics folder."""
+    path = shared / f"gauge_livesum_{pid}.db"
+    if not path.exists():
+        return 0.0
+    values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]  # untyped
+    return float(sum(value for _, value, _, _ in values))

@@ -67,8 +67,9 @@ def test_python_requires_is_the_oldest_supported_python() -> None:
 
 
 def test_runs_hypercorn_with_the_production_config() -> None:
+    """The image runs what `make serve` runs: Hypercorn's workers under the service's supervisor."""
     assert [json.loads(cmd) for cmd in arguments("CMD")] == [
-        ["hypercorn", "--config", "python:myservice.serving", "myservice:create_app()"]
+        ["python", "-m", "myservice.supervisor", "myservice:create_app()"]
     ]
     env = image_env()
     assert (env["PORT"], env["WORKERS"], env["QUART_SETTINGS"]) == ("8000", "1", "/app/settings.prod.yml")
@@ -100,7 +101,7 @@ def test_healthcheck_passes_while_the_command_serves(tmp_path: Path, root_path: 
         "QUART_SETTINGS": str(REPO / "settings.prod.yml"),
     }
     env = image_env() | here
-    command = [str(BIN / "hypercorn"), *json.loads(arguments("CMD")[0])[1:]]
+    command = [sys.executable, *json.loads(arguments("CMD")[0])[1:]]
     with serving(command, f"http://127.0.0.1:{port}{root_path}/healthz", env=env, cwd=tmp_path):
         assert _check(env) == 0
     assert _check(env) == 1

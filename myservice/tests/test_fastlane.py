@@ -14,7 +14,16 @@ import pytest
 
 from myservice.fastlane import main
 
-from .helpers import REPO, children, free_port, get, in_fresh_make_venv, serving, sigterm_during_slow_request
+from .helpers import (
+    REPO,
+    children,
+    free_port,
+    get,
+    in_fresh_make_venv,
+    kill_a_busy_worker,
+    serving,
+    sigterm_during_slow_request,
+)
 
 
 def fastlane(factory: str = "myservice.tests.probes:create_probe_app()") -> list[str]:
@@ -141,3 +150,27 @@ def test_make_serve_uvicorn_with_two_workers_answers_a_burst_then_exits_0(tmp_pa
     assert returncode == 0
     access = [json.loads(line) for line in server.output.splitlines() if '"myservice.access"' in line]
     assert [line["status"] for line in access if line["path"] == "/"] == [200] * 200
+
+
+@pytest.mark.slow
+def test_fastlane_replaces_a_killed_worker_and_forgets_its_requests_in_flight(tmp_path: Path) -> None:
+    """kill -9 of a busy worker: the other answers meanwhile, uvicorn starts a new one, and the requests
+    in flight drop back to the one scrape, with an ERROR line for the dead worker's."""
+    killed = kill_a_busy_worker("uvicorn", tmp_path)
+    assert killed.statuses == [200] * 20
+    assert killed.returncode == 0
+    lines = [json.loads(line) for line in killed.output.splitlines()]
+    errors = [line["message"] for line in lines if line["level"] == "ERROR"]
+    assert [error for error in errors if "died without stopping" in error], errors
+    assert (killed.replaced_after, killed.gauge_after) < (5, 10)
+
+
+@pytest.mark.slow
+def test_fastlane_honours_a_graceful_timeout_in_fractions_of_a_second(tmp_path: Path) -> None:
+    """GRACEFUL_TIMEOUT 1.9 lets a request with about 1.5 s to go finish after SIGTERM (not 1 s, nor 0 for 0.9)."""
+    port = free_port()
+    extra = {"MYSERVICE_GRACEFUL_TIMEOUT": "1.9", "PROBE_SLOW_SECONDS": "2"}
+    url = f"http://127.0.0.1:{port}"
+    status, body, returncode = sigterm_during_slow_request(fastlane(), url, env(port, **extra), tmp_path)
+    assert (status, json.loads(body)) == (200, {"shutting_down": True})
+    assert returncode == 0

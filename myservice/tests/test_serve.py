@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,21 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from myservice.settings import ENV_PREFIX
 
-from .helpers import BIN, REPO, children, free_port, get, in_fresh_make_venv, serving, sigterm_during_slow_request
+from .helpers import (
+    BIN,
+    REPO,
+    children,
+    free_port,
+    get,
+    in_fresh_make_venv,
+    kill_a_busy_worker,
+    lane_command,
+    lane_env,
+    serving,
+    sigterm_during_slow_request,
+    wait_for,
+    workers,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +170,7 @@ def test_sigterm_with_two_workers_lets_every_slow_request_finish(tmp_path: Path)
     port = free_port()
     env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "MYSERVICE_GRACEFUL_TIMEOUT": "5"}
     env |= {"PROBE_SLOW_SECONDS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    with serving(hypercorn_command(), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
+    with serving(lane_command("hypercorn"), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
         with ThreadPoolExecutor(8) as pool:
             slow = [pool.submit(get, f"http://127.0.0.1:{port}/probes/slow", 10) for _ in range(8)]
             time.sleep(0.7)
@@ -171,7 +186,7 @@ def test_two_workers_leave_no_metrics_folder_after_sigterm(tmp_path: Path, monke
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     port = free_port()
     env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "TMPDIR": str(tmp_path)}
-    command = hypercorn_command("myservice:create_app()")
+    command = lane_command("hypercorn", "myservice:create_app()")
     with serving(command, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
         made = list(tmp_path.glob("myservice-metrics-*"))
         server.process.send_signal(signal.SIGTERM)
@@ -185,15 +200,16 @@ def test_metrics_add_up_over_two_workers(tmp_path: Path) -> None:
     shared.mkdir()
     env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(shared)}
     sent = 0
-    with serving(
-        hypercorn_command("myservice:create_app()"), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path
-    ):
+    command = lane_command("hypercorn", "myservice:create_app()")
+    with serving(command, f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path):
         with ThreadPoolExecutor(10) as pool:
             # Concurrent batches until both workers have answered some (bounded: 20 batches at most).
             while sent < 40 or (sent < 400 and len(_workers_with_counters(shared)) < 2):
                 batch = list(pool.map(lambda _: get(f"http://127.0.0.1:{port}/")[0], range(20)))
                 assert batch == [200] * 20
                 sent += 20
+        # A request is counted once its answer is sent: the last ones may still be counting.
+        wait_for(lambda: _home_count(get(f"http://127.0.0.1:{port}/metrics")[2]) == sent, 5)
         counted = [_home_count(get(f"http://127.0.0.1:{port}/metrics")[2]) for _ in range(6)]
     assert len(_workers_with_counters(shared)) == 2, "both workers must answer for this test to mean anything"
     assert counted == [float(sent)] * 6
@@ -225,7 +241,7 @@ def _make_serve(port: int) -> tuple[list[str], dict[str, str]]:
 def _hypercorn_serve(port: int) -> tuple[list[str], dict[str, str]]:
     """What `make serve` runs, started directly."""
     env = {"PORT": str(port), "WORKERS": "2", "QUART_SETTINGS": str(REPO / "settings.prod.yml")}
-    return hypercorn_command("myservice:create_app()"), env
+    return lane_command("hypercorn", "myservice:create_app()"), env
 
 
 @pytest.mark.parametrize(
@@ -260,3 +276,70 @@ def test_two_workers_answer_a_burst_then_exit_0_on_sigterm(
     # settings.prod.yml is in effect: JSON logs, one access line per request.
     access = [json.loads(line) for line in server.output.splitlines() if '"myservice.access"' in line]
     assert [line["status"] for line in access if line["path"] == "/"] == [200] * 200
+
+
+def test_a_killed_worker_is_replaced_while_the_other_serves(tmp_path: Path) -> None:
+    """kill -9 of a busy worker: the other answers meanwhile, an ERROR line names the signal, a new worker
+    starts, the requests in flight no longer count the dead worker's, and SIGTERM still exits 0."""
+    killed = kill_a_busy_worker("hypercorn", tmp_path)
+    assert killed.statuses == [200] * 20
+    assert killed.returncode == 0
+    lines = [json.loads(line) for line in killed.output.splitlines()]
+    errors = [line["message"] for line in lines if line["level"] == "ERROR"]
+    assert len([error for error in errors if error.endswith("was killed by SIGKILL; starting a new one")]) == 1, errors
+    assert (killed.replaced_after, killed.gauge_after) < (5, 10)
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_status_1(tmp_path: Path) -> None:
+    """A worker that exits by itself (here: no such factory) is not restarted in a loop: status 1 and a line."""
+    env = lane_env(free_port())
+    command = lane_command("hypercorn", "myservice.tests.probes:no_such_factory()")
+    result = subprocess.run(
+        command, env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines() if "exited with status 1; stopping the server" in line]
+
+
+@pytest.mark.parametrize("lane", ["hypercorn", "uvicorn"])
+def test_workers_stop_when_their_master_is_killed(tmp_path: Path, lane: str) -> None:
+    """kill -9 of the master: its workers stop within seconds and the port is free again."""
+    port = free_port()
+    env = lane_env(port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    with serving(lane_command(lane), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path) as server:
+        orphans = workers(server.process.pid)
+        os.kill(server.process.pid, signal.SIGKILL)
+        wait_for(lambda: not any(_running(pid) for pid in orphans), 10)
+        with pytest.raises(urllib.error.URLError, match="Connection refused"):
+            get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    assert len(orphans) == 2
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` runs (exists, and is not a zombie waiting for its new parent to reap it)."""
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rpartition(")")[2].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("lane", ["hypercorn", "uvicorn"])
+def test_a_second_server_on_a_served_port_stops_with_one_line(tmp_path: Path, lane: str) -> None:
+    """A second start on the port two workers serve: status 1 and one line, not a second server sharing it."""
+    port = free_port()
+    env = lane_env(port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    with serving(lane_command(lane), f"http://127.0.0.1:{port}/healthz", env=env, cwd=tmp_path):
+        second = subprocess.run(
+            lane_command(lane), env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=30
+        )
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    assert second.returncode == 1
+    assert second.stderr.splitlines()[-1] == f"port {port} on 127.0.0.1 is in use: is the service running already?"
+    assert "Traceback" not in second.stderr
+
+
+def test_the_hypercorn_command_refuses_several_workers(tmp_path: Path) -> None:
+    """Hypercorn's own master stops serving when a worker dies: with WORKERS=2 it points at the supervisor."""
+    env = {**os.environ, **lane_env(free_port())}
+    result = subprocess.run(hypercorn_command(), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    expected = "WORKERS=2: serve several workers with python -m myservice.supervisor"
+    assert result.stderr.splitlines()[-1] == expected
