@@ -14,7 +14,18 @@ from myservice import create_app
 from scripts import blueprint
 from scripts.project import current_name
 
-from .helpers import BIN, REPO, copy_repo, make, run, run_project_tests, serve_json, snapshot, write_tree
+from .helpers import (
+    BIN,
+    HOSTILE_VALUES,
+    REPO,
+    copy_repo,
+    make,
+    run,
+    run_project_tests,
+    serve_json,
+    snapshot,
+    write_tree,
+)
 
 PACKAGE = "shopfront"
 ORDERS = {"orders": [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}], "limit": 10}
@@ -121,6 +132,21 @@ def test_make_blueprint_without_name_is_refused(project: Path) -> None:
         2,
         "blueprint: no name given: run make blueprint NAME=<name>, e.g. make blueprint NAME=orders",
     )
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_make_blueprint_takes_name_as_written(project: Path, tmp_path: Path, value: str) -> None:
+    """A NAME holding shell or make code runs nothing: the script gets the text and refuses it as a name."""
+    marker = tmp_path / "pwned"
+    name = value.format(marker=marker)
+    before = snapshot(project)
+    result = make(project, "blueprint", f"NAME={name}")
+    assert not marker.exists()
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        2,
+        f"blueprint: invalid blueprint name {name!r}: use a lowercase letter, then lowercase letters, digits or _",
+    )
+    assert snapshot(project) == before
 
 
 @pytest.mark.slow

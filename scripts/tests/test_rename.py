@@ -11,6 +11,7 @@ from scripts.project import MAX_NAME_LENGTH, current_name
 
 from .helpers import (
     BIN,
+    HOSTILE_VALUES,
     REPO,
     copy_repo,
     free_names,
@@ -204,6 +205,21 @@ def test_make_rename_without_name_is_refused(project: Path) -> None:
         2,
         "rename: no name given: run make rename NAME=<new name>, e.g. make rename NAME=billing",
     )
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_make_rename_takes_name_as_written(project: Path, tmp_path: Path, value: str) -> None:
+    """A NAME holding shell or make code runs nothing: the script gets the text and refuses it as a name."""
+    marker = tmp_path / "pwned"
+    name = value.format(marker=marker)
+    before = snapshot(project)
+    result = make(project, "rename", f"NAME={name}")
+    assert not marker.exists()
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        2,
+        f"rename: invalid name {name!r}: use a lowercase letter, then lowercase letters, digits or _",
+    )
+    assert snapshot(project) == before
 
 
 def test_make_rename_dry_run(project: Path) -> None:
