@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scripts import rename, replay
-from scripts.origin import ORIGIN, GitError, Origin, git, origin_text, read_origin
+from scripts.origin import ORIGIN, GitError, Origin, OriginError, git, origin_text, read_origin
 
 
 class UpdateError(Exception):
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return update(Path.cwd(), args.source, args.ref, args.dry_run)
-    except (UpdateError, GitError, OSError) as error:
+    except (UpdateError, GitError, OriginError, OSError) as error:
         print(f"update-template: {error}", file=sys.stderr)
         return 1
 

@@ -261,12 +261,11 @@ def test_invalid_secret_is_not_echoed(secret: str, monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e999", "9" * 400])
 def test_non_finite_number_is_refused(text: str) -> None:
     """A number setting is finite: a server cannot wait for ever (uvicorn fails on an infinite timeout)."""
+    name = "MYSERVICE_GRACEFUL_TIMEOUT"
     with pytest.raises(SettingsError) as raised:
-        load_settings(environ={"MYSERVICE_GRACEFUL_TIMEOUT": text})
-    assert str(raised.value) == (
-        f"environment variable MYSERVICE_GRACEFUL_TIMEOUT: GRACEFUL_TIMEOUT has value {clipped(text)}; "
-        "expected a finite number >= 0"
-    )
+        load_settings(environ={name: text})
+    expected = f"GRACEFUL_TIMEOUT has value {clipped(text)}; expected a finite number >= 0"
+    assert str(raised.value) == f"environment variable {name}: {expected}"
 
 
 def test_non_finite_number_in_a_mapping_is_refused() -> None:
