@@ -183,7 +183,6 @@ def test_update_refuses(
     assert snapshot(service) == before
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("variable", ["SOURCE", "REF"])
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_make_update_template_takes_values_as_written(service: Path, tmp_path: Path, variable: str, value: str) -> None:
@@ -203,6 +202,7 @@ def test_make_update_template_takes_values_as_written(service: Path, tmp_path: P
     assert snapshot(service) == before
 
 
+@pytest.mark.slow
 def test_make_update_template_on_a_renamed_copy_of_this_repo(tmp_path: Path) -> None:
     """This repo as a template: a renamed clone takes its later changes, renamed, and stays green."""
     template = copy_repo(tmp_path / "template")
