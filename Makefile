@@ -15,8 +15,12 @@ PYTEST_FLAGS = $(if $(SLOW),,-m "not slow") $(PYTEST_ARGS)
 # coverage; locally SLOW=1 and COVERAGE=1 do, and without them `make test` gives its answer in seconds.
 SLOW ?= $(CI)
 COVERAGE ?= $(CI)
-# NAME, SOURCE and REF reach the scripts through the environment ("$$NAME"), never through the
-# shell's reading of the recipe, so no value can run a command.
+# The operator's values reach the recipes through the environment ("$$NAME"), never through the
+# shell's reading of the recipe, and are taken as written, not as make syntax ($(shell ...) stays
+# text): no value can run a command.
+OPERATOR_VALUES := NAME SOURCE REF DRY_RUN SERVER PORT WORKERS QUART_SETTINGS
+$(foreach var,$(OPERATOR_VALUES),$(if $(filter command line environment,$(origin $(var))),\
+	$(eval override $(var) := $$(value $(var)))$(eval export $(var))))
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve test lint format requirements clean rename blueprint update-template bench
@@ -43,11 +47,11 @@ install: $(BIN)/.package ## Create .venv and install the service with its pinned
 
 run: install ## Development server on PORT (default 5000); debug mode follows the settings' DEBUG
 	@debug=$$(QUART_APP=$(APP) $(BIN)/quart settings DEBUG) || exit 1; \
-	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port $(or $(PORT),5000)
+	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port "$${PORT:-5000}"
 
 serve: install ## Production server (Hypercorn; SERVER=uvicorn for the fast lane) on PORT (default 8000) with WORKERS (default: CPUs), settings.prod.yml
 	$(if $(SERVE_$(SERVER)),,$(error SERVER=$(SERVER) is unknown; expected hypercorn or uvicorn))
-	QUART_SETTINGS=$(or $(QUART_SETTINGS),settings.prod.yml) PORT=$(or $(PORT),8000) exec $(SERVE_$(SERVER))
+	QUART_SETTINGS="$${QUART_SETTINGS:-settings.prod.yml}" PORT="$${PORT:-8000}" exec $(SERVE_$(SERVER))
 
 test: install ## The service's fast tests, then the tooling's; SLOW=1 adds the end-to-end ones, COVERAGE=1 coverage (each suite fails under 90 %); CI does both
 	$(BIN)/pytest $(APP)/tests $(if $(COVERAGE),--cov=$(APP)) $(PYTEST_FLAGS)

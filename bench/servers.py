@@ -67,7 +67,7 @@ def started(
         process = subprocess.Popen(
             [*pin, "sh", "-c", line],
             cwd=REPO,
-            env={**os.environ, **env, "HOST": "127.0.0.1"},
+            env={**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)},  # the line reads PORT from env
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -21,7 +21,7 @@ import yaml
 # Entry and SettingsError are part of this module's interface too (re-exported).
 from myservice.settings_sources import Entry as Entry
 from myservice.settings_sources import SettingsError as SettingsError
-from myservice.settings_sources import read_env, read_file
+from myservice.settings_sources import clip, read_env, read_file, shown
 
 SERVICE = "myservice"
 ENV_PREFIX = SERVICE.upper() + "_"
@@ -67,7 +67,7 @@ def load_settings(source: Source = None, environ: Mapping[str, str] = os.environ
     """Return the effective settings: defaults, then the settings file, then env, then a mapping."""
     settings = {key: copy.copy(setting.default) for key, setting in SCHEMA.items()}
     path = environ.get("QUART_SETTINGS") if source is None or isinstance(source, Mapping) else source
-    if path is None and Path(DEFAULT_FILE).is_file():
+    if path is None and os.path.lexists(DEFAULT_FILE):  # whatever it is: a folder or a FIFO is refused
         path = DEFAULT_FILE
     if path is not None:
         settings.update(validate(read_file(Path(path), SERVICE)))
@@ -85,7 +85,7 @@ def validate(entries: Iterable[Entry], schema: Mapping[str, Setting] = SCHEMA) -
         if setting is None:
             close = difflib.get_close_matches(entry.key.upper(), schema, n=1)
             hint = f"did you mean {close[0]}?" if close else "expected one of " + ", ".join(schema)
-            raise SettingsError(f"{entry.where}: unknown setting {entry.key!r}; {hint}")
+            raise SettingsError(f"{entry.where}: unknown setting {clip(repr(entry.key))}; {hint}")
         checked[entry.key] = _check(entry, setting)
     return checked
 
@@ -95,7 +95,7 @@ def _check(entry: Entry, setting: Setting) -> Value:
     expected = _expected(setting)
     try:
         value = _convert(entry.value, setting.default) if entry.text else entry.value
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         value = None
     ok = _has_type(value, setting.default) and (not setting.choices or value in setting.choices)
     if ok and setting.minimum is not None:
@@ -103,8 +103,8 @@ def _check(entry: Entry, setting: Setting) -> Value:
     if ok and isinstance(value, float):
         ok = math.isfinite(value)  # inf and nan: no server takes them as a timeout
     if not ok:
-        shown = HIDDEN if setting.secret else repr(entry.value)
-        raise SettingsError(f"{entry.where}: {entry.key} has value {shown}; expected {expected}")
+        found = HIDDEN if setting.secret else shown(entry.value)
+        raise SettingsError(f"{entry.where}: {entry.key} has value {found}; expected {expected}")
     return value  # type: ignore[return-value]  # checked by _has_type above
 
 
@@ -112,7 +112,7 @@ def _expected(setting: Setting) -> str:
     """Say in words what a setting accepts."""
     if setting.choices:
         return "one of " + ", ".join(setting.choices)
-    kind = {bool: "a boolean (true/false/1/0/yes/no)", int: "an integer", float: "a number", str: "a string"}
+    kind = {bool: "a boolean (true/false/1/0/yes/no)", int: "an integer", float: "a finite number", str: "a string"}
     words = kind.get(type(setting.default), "a JSON list of strings")
     return words if setting.minimum is None else f"{words} >= {setting.minimum:g}"
 
@@ -135,11 +135,19 @@ def _has_type(value: object, default: Value) -> bool:
     """Whether `value` has the type of `default` (bool is not an int; an int is a float)."""
     if isinstance(default, bool) or isinstance(value, bool):
         return type(value) is type(default)
-    if isinstance(default, float):
-        return isinstance(value, int | float)
+    if isinstance(default, float):  # not nan or inf: a server cannot wait for ever
+        return isinstance(value, int | float) and _finite(value)
     if isinstance(default, list):
         return isinstance(value, list) and all(isinstance(item, str) for item in value)
     return isinstance(value, type(default))
+
+
+def _finite(number: float) -> bool:
+    """Whether `number` is a float other than nan and infinity (an int too large for a float is not)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 @click.command("settings")

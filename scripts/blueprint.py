@@ -9,14 +9,24 @@ and not, and a validation error). Discovery serves it; nothing else is edited.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
 
 from scripts.blueprint_templates import TEST, VIEW
 from scripts.project import ProjectError, check_identifier, current_name
 
-# Names the views module imports: a model class of the same name would hide one.
-IMPORTED = {"Annotated", "Blueprint", "Field"}
+
+def _imported(template: str) -> frozenset[str]:
+    """The names the scaffold's views module imports (the template's own import lines)."""
+    lines = [line for line in template.splitlines() if line.startswith(("from ", "import "))]
+    tree = ast.parse("\n".join(lines).replace("{package}", "package"))
+    nodes = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    return frozenset((alias.asname or alias.name).partition(".")[0] for node in nodes for alias in node.names)
+
+
+# A blueprint, model or function of the same name would hide one of these: the module would break.
+IMPORTED = _imported(VIEW)
 # Plural endings and the singular's, the first that matches wins: orders -> order; stock stays stock.
 SINGULAR = {"ies": "y", "sses": "ss", "xes": "x", "ches": "ch", "shes": "sh", "ss": "ss", "us": "us", "s": ""}
 
@@ -34,8 +44,10 @@ def scaffold(root: Path, name: str) -> list[Path]:
     check_identifier(name, "blueprint name")
     item = singular(name)
     names = {"name": name, "NAME": name.upper(), "Title": _camel(name), "item": item, "Item": _camel(item)}
-    if names["Item"] in IMPORTED:
-        raise ProjectError(f"invalid blueprint name {name!r}: its model class {names['Item']} would hide an import")
+    defined = {name, names["Item"], f"{names['Title']}Query", f"{names['Title']}Page", f"list_{name}", f"get_{item}"}
+    hidden = sorted(defined & IMPORTED)
+    if hidden:
+        raise ProjectError(f"invalid blueprint name {name!r}: the scaffold would define {hidden[0]}, hiding an import")
     package = root / current_name(root)
     files = {package / "views" / f"{name}.py": VIEW, package / "tests" / f"test_{name}.py": TEST}
     for path in [*files, package / "views" / name]:

@@ -10,6 +10,10 @@ from pathlib import Path
 ORIGIN = ".template"
 
 
+class OriginError(Exception):
+    """`.template` cannot be read; the message says how to restore it."""
+
+
 class GitError(Exception):
     """A git command failed; the message is git's own last line."""
 
@@ -39,7 +43,13 @@ def git(root: Path, *args: str) -> str:
 def read_origin(root: Path) -> Origin | None:
     """The recorded origin of the service in `root`, or None if it has none."""
     path = root / ORIGIN
-    return Origin(**json.loads(path.read_text())) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return Origin(**json.loads(path.read_text()))
+    except (ValueError, TypeError):  # not JSON, not UTF-8, or not the four fields
+        message = f"{ORIGIN} is not a record of the template (JSON with source, commit, template_name, name)"
+        raise OriginError(f"{message}: restore it with git checkout -- {ORIGIN}") from None
 
 
 def renamed_origin(root: Path, old: str, new: str) -> Origin | None:

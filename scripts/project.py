@@ -59,6 +59,36 @@ def check_name(root: Path, old: str, new: str) -> None:
         raise ProjectError(f"invalid name {new!r}: {taken.relative_to(root)} already uses it")
     if new in installed_names(root) or importlib.util.find_spec(new) is not None:
         raise ProjectError(f"invalid name {new!r}: it is an installed or required package")
+    used = first_use(root, new)
+    if used:
+        raise ProjectError(f"invalid name {new!r}: {used} already uses it as a word; a later rename would change it")
+
+
+def name_pattern(name: str) -> re.Pattern[str]:
+    """Where `name` stands as a word of its own, in lower case, Capitalized or UPPER case.
+
+    Not after a letter or digit; not before a lowercase letter or digit (nor, in UPPER case, any
+    letter). So `_`, `-`, `.` and `/` are boundaries (`NAME_DEBUG`, `name-metrics-`, `name.tests`)
+    and so is a capital (`NameError`), but `log` is not found in `logging` or `logs.py`.
+    """
+    low, cap, up = (re.escape(form) for form in (name, name.capitalize(), name.upper()))
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{low}(?![a-z0-9])|{cap}(?![a-z0-9])|{up}(?![A-Za-z0-9]))")
+
+
+def first_use(root: Path, name: str) -> str | None:
+    """The first `path line N` where the project's code or configuration has `name` as a word, if any.
+
+    Prose (Markdown) and the template's tooling (scripts/), whose examples name services, do not count.
+    """
+    pattern = name_pattern(name)
+    for path in project_paths(root):
+        relative = path.relative_to(root)
+        if path.suffix == ".md" or relative.parts[0] == "scripts" or not path.is_file():
+            continue
+        found = pattern.search(path.read_bytes().decode(errors="replace"))
+        if found:
+            return f"{relative} line {found.string.count(chr(10), 0, found.start()) + 1}"
+    return None
 
 
 def installed_names(root: Path) -> set[str]:

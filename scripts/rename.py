@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.origin import ORIGIN, origin_text, renamed_origin
-from scripts.project import ProjectError, check_name, current_name, project_paths
+from scripts.journal import JOURNAL, Journal
+from scripts.origin import ORIGIN, OriginError, origin_text, renamed_origin
+from scripts.project import ProjectError, check_name, current_name, name_pattern, project_paths
 
 
 @dataclass
@@ -29,13 +31,13 @@ class Plan:
 
 
 def replace_name(text: str, old: str, new: str) -> str:
-    """Replace `old` in any case: `old` -> `new`, `OLD` -> `NEW`, `Old` (and other mixes) -> `New`."""
+    """Replace `old` where it is a word (see project.name_pattern): `old` -> `new`, `OLD` -> `NEW`, `Old` -> `New`."""
 
     def cased(match: re.Match[str]) -> str:
         found = match.group()
         return new if found.islower() else new.upper() if found.isupper() else new.capitalize()
 
-    return re.sub(re.escape(old), cased, text, flags=re.IGNORECASE)
+    return name_pattern(old).sub(cased, text)
 
 
 def plan_rename(root: Path, old: str, new: str) -> Plan:
@@ -87,6 +89,27 @@ def apply(plan: Plan) -> None:
             else:
                 write_file(path, before)
         raise
+
+
+def carry_out(plan: Plan, root: Path) -> None:
+    """Apply and format under a journal: a failure or a signal undoes it now, a SIGKILL on the next run."""
+    journal = Journal(root)
+    journal.start({path: before for path, (before, _) in plan.writes.items()}, plan.moves)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        apply(plan)
+        format_python(plan)
+    except BaseException:
+        journal.undo()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    journal.finish()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """On SIGTERM, stop as on Ctrl-C: the rename undoes what it did."""
+    raise KeyboardInterrupt
 
 
 def plan_origin(plan: Plan, root: Path) -> None:
@@ -143,17 +166,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.name:
             raise ProjectError("no name given: run make rename NAME=<new name>, e.g. make rename NAME=billing")
+        if Journal(root).undo():
+            print(f"rename: undid an unfinished rename ({JOURNAL} was left)", file=sys.stderr)
         old = current_name(root)
         check_name(root, old, args.name)
         check_formatter()
         plan = plan_rename(root, old, args.name)
         plan_origin(plan, root)
         if not args.dry_run:
-            apply(plan)
-            format_python(plan)
-    except (ProjectError, OSError, subprocess.CalledProcessError) as error:
+            carry_out(plan, root)
+    except (ProjectError, OSError, OriginError, subprocess.CalledProcessError) as error:
         print(f"rename: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("rename: interrupted: every file is as it was", file=sys.stderr)
+        return 130
     print(describe(plan, root, args.dry_run))
     return 0
 

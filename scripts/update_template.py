@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scripts import rename, replay
-from scripts.origin import ORIGIN, GitError, Origin, git, origin_text, read_origin
+from scripts.origin import ORIGIN, GitError, Origin, OriginError, git, origin_text, read_origin
 
 
 class UpdateError(Exception):
@@ -37,7 +37,7 @@ def check_service(root: Path) -> Origin:
 
 def commit_of(clone: Path, ref: str, what: str) -> str:
     """The commit `ref` names in the template clone (a branch of the template, a tag or a commit)."""
-    for candidate in (ref, f"origin/{ref}"):
+    for candidate in () if ref.startswith("-") else (ref, f"origin/{ref}"):  # git would read "-x" as an option
         try:
             return git(clone, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
         except GitError:
@@ -74,7 +74,7 @@ def changes(trees: Path) -> list[replay.Change]:
 def plan_update(root: Path, trees: Path, origin: Origin, ref: str) -> tuple[list[replay.Outcome], str]:
     """What the update would do to the service, and the target commit."""
     clone = trees / "clone"
-    git(trees, "clone", "--quiet", "--no-checkout", origin.source, str(clone))
+    git(trees, "clone", "--quiet", "--no-checkout", "--", origin.source, str(clone))
     target = commit_of(clone, ref, "ref")
     base = commit_of(clone, origin.commit, "recorded template commit")
     export(clone, base, trees / "base", origin)
@@ -94,6 +94,8 @@ def update(root: Path, source: str | None, ref: str, dry_run: bool) -> int:
     """Run the update in `root`; print what it did; 1 if any file conflicts."""
     recorded = check_service(root)
     origin = recorded
+    if source is not None and (source.startswith("-") or not source.isprintable()):
+        raise UpdateError(f"invalid source {source[:80]!r}: expected a git URL or path")
     if source:  # a one-off (a mirror, a local clone): .template keeps the recorded source
         origin = replace(recorded, source=str(Path(source).resolve()) if Path(source).exists() else source)
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return update(Path.cwd(), args.source, args.ref, args.dry_run)
-    except (UpdateError, GitError, OSError) as error:
+    except (UpdateError, GitError, OriginError, OSError) as error:
         print(f"update-template: {error}", file=sys.stderr)
         return 1
 

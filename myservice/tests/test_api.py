@@ -247,10 +247,14 @@ async def test_valid_order(contract_client: Client) -> None:
     ("body", "query", "errors"),
     [
         ({"quantity": 2, "address": ORDER["address"]}, {}, [(["body", "item"], "missing", "Field required")]),
+        (ORDER | {"quantity": "2"}, {}, [(["body", "quantity"], "int_type", "Input should be a valid integer")]),
         (
-            ORDER | {"quantity": "two"},
+            ORDER | {"item": "", "quantity": False},
             {},
-            [(["body", "quantity"], "int_parsing", "Input should be a valid integer")],
+            [
+                (["body", "item"], "string_too_short", "String should have at least 1 character"),
+                (["body", "quantity"], "int_type", "Input should be a valid integer"),
+            ],
         ),
         (ORDER | {"quantity": 0}, {}, [(["body", "quantity"], "greater_than_equal", "greater than or equal to 1")]),
         (
@@ -264,7 +268,15 @@ async def test_valid_order(contract_client: Client) -> None:
         ([ORDER], {}, [(["body"], "dataclass_type", "Input should be a dictionary or an instance of Order")]),
         (ORDER, {"dry_run": "perhaps"}, [(["query", "dry_run"], "bool_parsing", "Input should be a valid boolean")]),
     ],
-    ids=["missing-field", "wrong-type", "out-of-range", "extra-nesting", "not-an-object", "bad-query"],
+    ids=[
+        "missing-field",
+        "wrong-type",
+        "empty-and-false",
+        "out-of-range",
+        "extra-nesting",
+        "not-an-object",
+        "bad-query",
+    ],
 )
 async def test_invalid_order(
     contract_client: Client, body: object, query: dict[str, str], errors: list[tuple[list[object], str, str]]

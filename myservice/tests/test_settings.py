@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -84,7 +85,7 @@ def test_text_conversion_follows_default_type(default: object, text: str, expect
 
 @pytest.mark.parametrize(
     ("default", "text", "expected"),
-    [(1.5, "fast", "a number"), (["a"], '"x"', "a JSON list of strings"), (["a"], "[1]", "a JSON list")],
+    [(1.5, "fast", "a finite number"), (["a"], '"x"', "a JSON list of strings"), (["a"], "[1]", "a JSON list")],
 )
 def test_text_conversion_error(default: object, text: str, expected: str) -> None:
     schema = {"KEY": Setting(default, "doc")}  # type: ignore[arg-type]  # each Value type in turn
@@ -130,12 +131,24 @@ def test_environment_error(environ: dict[str, str], message: str) -> None:
             "s.yml line 1: invalid YAML: could not determine a constructor",
         ),
         ("s.yaml", "LOG_LEVEL:\n  nested: INFO\n", "s.yaml line 1: LOG_LEVEL has value {'nested': 'INFO'}"),
+        ("s.yml", "A: &a [x]\nDEBUG: *a\n", "s.yml line 2: invalid YAML: aliases \\(\\*name\\) are not allowed"),
+        ("s.yml", "DEBUG: " + "[" * 33 + "]" * 33, "s.yml line 1: invalid YAML: values nest more than 32 levels deep"),
+        ("s.yml", "DEBUG: 2024-13-01\n", "s.yml line 1: invalid YAML: cannot read this timestamp: month must be in"),
+        ("s.yml", "DEBUG: true\nLOG_LEVEL: \x01\n", "s.yml line 2: invalid YAML: character #x0001 is not allowed"),
+        ("s.yml", "GRACEFUL_TIMEOUT: .inf\n", "line 1: GRACEFUL_TIMEOUT has value inf; expected a finite number >= 0"),
+        ("s.yml", "GRACEFUL_TIMEOUT: .nan\n", "line 1: GRACEFUL_TIMEOUT has value nan; expected a finite number"),
+        (
+            "s.yml",
+            f"GRACEFUL_TIMEOUT: {10**400}\n",
+            "GRACEFUL_TIMEOUT has value 1000000000.*\\.\\.\\.; expected a finite",
+        ),
         ("s.ini", "[myservice]\nDEBUG = true\nLOG_LEVEL = LOUD\n", "s.ini line 3: LOG_LEVEL has value 'LOUD'"),
         ("s.ini", "[myservice]\nDEBUG = perhaps\n", "s.ini line 2: DEBUG has value 'perhaps'; expected a boolean"),
         ("s.ini", "[myservice]\n\nDEGUB = 1\n", "s.ini line 3: unknown setting 'DEGUB'; did you mean DEBUG?"),
-        ("s.ini", "DEBUG = true\n", "s.ini line 1: invalid INI: File contains no section headers"),
-        ("s.ini", "[myservice]\nDEBUG\n", "s.ini line 2: invalid INI: Source contains parsing errors"),
-        ("s.cfg", "[myservice]\nDEBUG = 1\nDEBUG = 0\n", "s.cfg line 3: invalid INI: While reading from"),
+        ("s.ini", "DEBUG = true\n", "s.ini line 1: invalid INI: no section header before the first setting"),
+        ("s.ini", "[myservice]\nDEBUG\n", "s.ini line 2: invalid INI: a line that is neither \\[section\\] nor key"),
+        ("s.cfg", "[myservice]\nDEBUG = 1\nDEBUG = 0\n", "s.cfg line 3: invalid INI: DEBUG is set twice in"),
+        ("s.ini", "[myservice]\n[myservice]\n", "s.ini line 2: invalid INI: section \\[myservice\\] appears twice"),
         ("s.ini", "[other]\nDEBUG = true\n", "s.ini: no \\[myservice\\] section"),
         (
             "s.toml",
@@ -243,3 +256,120 @@ def test_invalid_secret_is_not_echoed(secret: str, monkeypatch: pytest.MonkeyPat
     with pytest.raises(SettingsError) as raised:
         validate([Entry(secret, "hunter2", "environment variable X", text=True)])
     assert str(raised.value) == f"environment variable X: {secret} has value <secret>; expected an integer"
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e999", "9" * 400])
+def test_non_finite_number_is_refused(text: str) -> None:
+    """A number setting is finite: a server cannot wait for ever (uvicorn fails on an infinite timeout)."""
+    name = "MYSERVICE_GRACEFUL_TIMEOUT"
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ={name: text})
+    expected = f"GRACEFUL_TIMEOUT has value {clipped(text)}; expected a finite number >= 0"
+    assert str(raised.value) == f"environment variable {name}: {expected}"
+
+
+def test_non_finite_number_in_a_mapping_is_refused() -> None:
+    """The check holds for values that are floats already, not only for text."""
+    with pytest.raises(SettingsError, match="READINESS_TIMEOUT has value inf; expected a finite number >= 0.001"):
+        load_settings({"READINESS_TIMEOUT": float("inf")}, environ={})
+
+
+def clipped(text: str) -> str:
+    """How an error message shows `text`: its repr, cut to 80 characters."""
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("MYSERVICE_MAX_CONTENT_LENGTH", "1" * 5000),  # beyond Python's 4300 digits for int()
+        ("MYSERVICE_LOG_LEVEL", "LOUD" * 100_000),
+        ("MYSERVICE_CORS_ALLOWED_ORIGINS", "[" * 100_000),  # beyond the JSON parser's recursion
+    ],
+)
+def test_long_value_is_echoed_clipped(name: str, text: str) -> None:
+    """A huge value gets the usual one-line error, its echo cut to 80 characters."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ={name: text})
+    message = str(raised.value)
+    assert message.startswith(f"environment variable {name}: {name.removeprefix('MYSERVICE_')} has value ")
+    assert f"has value {clipped(text)}; expected " in message
+    assert len(message) < 250
+
+
+def test_long_key_is_echoed_clipped(tmp_path: Path) -> None:
+    """An unknown key of a megabyte is named by its first 80 characters."""
+    path = tmp_path / "s.ini"
+    path.write_text("[myservice]\n" + "K" * 1_000_000 + " = 1\n")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={})
+    assert str(raised.value).startswith(f"{path} line 2: unknown setting {clipped('K' * 1_000_000)}; expected one of")
+
+
+def test_large_file_is_refused(tmp_path: Path) -> None:
+    """A settings file over 1 MiB is refused before it is parsed."""
+    path = tmp_path / "s.yml"
+    path.write_text("# a comment\n" * 100_000)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={})
+    assert str(raised.value) == f"{path}: cannot read settings file: larger than 1 MiB"
+
+
+def test_folder_as_settings_file_is_refused(tmp_path: Path) -> None:
+    """A folder named like a settings file is not one, even as settings.yml in the working directory."""
+    (tmp_path / "settings.yml").mkdir()
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ={})
+    assert str(raised.value) == "settings.yml: cannot read settings file: not a regular file"
+
+
+def hostile(tmp_path: Path, kind: str) -> Path:
+    """A settings file built to stall or flood start-up."""
+    path = tmp_path / "hostile.yml"
+    if kind == "fifo":
+        os.mkfifo(path)  # opened for reading, it would wait for ever for a writer
+        return path
+    nine = ", ".join(["*a"] * 9)
+    texts = {
+        # 350 bytes: the value expands to 9**8 strings, hundreds of megabytes when printed.
+        "aliases": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{x}: &{x} [{nine.replace('a', p)}]\n" for p, x in zip("abcdefg", "bcdefgh", strict=True))
+        + "DEBUG: *h\n",
+        "nesting": "DEBUG: " + "[" * 20_000 + "]" * 20_000 + "\n",
+        "integer": "MAX_CONTENT_LENGTH: " + "1" * 5000 + "\n",
+        "size": "DEBUG: true\n" + "# a comment\n" * 200_000,
+    }
+    path.write_text(texts[kind])
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("aliases", " line 2: invalid YAML: aliases (*name) are not allowed in a settings file"),
+        ("nesting", " line 1: invalid YAML: values nest more than 32 levels deep"),
+        (
+            "integer",
+            " line 1: invalid YAML: cannot read this int: "
+            "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits",
+        ),
+        ("size", ": cannot read settings file: larger than 1 MiB"),
+        ("fifo", ": cannot read settings file: not a regular file"),
+    ],
+)
+def test_hostile_settings_file_stops_start_up_with_one_line(tmp_path: Path, kind: str, message: str) -> None:
+    """A file built to stall or flood start-up stops it at once: exit 1, one short line, no traceback."""
+    path = hostile(tmp_path, kind)
+    result = start_app({"QUART_SETTINGS": str(path)}, timeout=30)
+    assert (result.returncode, result.stderr) == (1, f"{path}{message}\n")
+
+
+def start_app(environ: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `create_app()` in a fresh Python with only `environ` (and the package) in its environment."""
+    code = "from myservice import create_app; create_app()"
+    env = {"PATH": "", "PYTHONPATH": str(REPO), **environ}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )

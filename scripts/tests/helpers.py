@@ -16,6 +16,17 @@ from scripts.project import ProjectError, check_name, current_name, project_path
 
 REPO = Path(__file__).resolve().parents[2]
 # Names a copy of this repo may be renamed to: free_names() keeps those the service has not taken.
+# Values that would run `touch {marker}` if make or the shell read them as code: a test fills in a
+# path of its own and checks that no file appeared.
+HOSTILE_VALUES = (
+    "x`touch {marker}`",
+    "x$(touch {marker})",
+    "x$(shell touch {marker})",
+    "x; touch {marker}; exit 3;",
+    "x' ; touch '{marker}' ; '",
+    'x" ; touch "{marker}" ; "',
+    "x\ntouch {marker}",
+)
 CANDIDATE_NAMES = ("billing", "payments", "invoices", "ledger", "shipping", "catalogue", "accounts", "refunds")
 
 

@@ -14,9 +14,22 @@ from myservice import create_app
 from scripts import blueprint
 from scripts.project import current_name
 
-from .helpers import BIN, REPO, copy_repo, make, run, run_project_tests, serve_json, snapshot, write_tree
+from .helpers import (
+    BIN,
+    HOSTILE_VALUES,
+    REPO,
+    copy_repo,
+    make,
+    run,
+    run_project_tests,
+    serve_json,
+    snapshot,
+    write_tree,
+)
 
 PACKAGE = "shopfront"
+# What the scaffold's views module imports under a lowercase name: a blueprint so named would hide it.
+IMPORTED_NAMES = ("abort", "annotations", "dataclass", "problem_response", "validate_querystring", "validate_response")
 ORDERS = {"orders": [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}], "limit": 10}
 
 
@@ -96,7 +109,13 @@ def test_blueprint_names_one_of_them(name: str, one: str) -> None:
         ),
         ("import", "invalid blueprint name 'import': it is a Python keyword or builtin"),
         ("dict", "invalid blueprint name 'dict': it is a Python keyword or builtin"),
-        ("fields", "invalid blueprint name 'fields': its model class Field would hide an import"),
+        ("fields", "invalid blueprint name 'fields': the scaffold would define Field, hiding an import"),
+        ("blueprints", "invalid blueprint name 'blueprints': the scaffold would define Blueprint, hiding an import"),
+        ("annotateds", "invalid blueprint name 'annotateds': the scaffold would define Annotated, hiding an import"),
+        *[
+            (name, f"invalid blueprint name {name!r}: the scaffold would define {name}, hiding an import")
+            for name in IMPORTED_NAMES
+        ],
         ("home", f"blueprint 'home' exists already: {PACKAGE}/views/home.py"),
         ("stats", f"blueprint 'stats' exists already: {PACKAGE}/tests/test_stats.py"),
         ("admin", f"blueprint 'admin' exists already: {PACKAGE}/views/admin"),
@@ -115,12 +134,39 @@ def test_blueprint_refuses_and_changes_nothing(
     assert snapshot(project) == before
 
 
+@pytest.mark.parametrize("name", ["aborts", "dataclasses", "annotation", "problem_responses", "validate_responses"])
+async def test_scaffold_named_near_an_import_is_served(project: Path, name: str) -> None:
+    """A name next to an imported one (its plural, its singular) scaffolds a module that imports and serves."""
+    assert blueprint.main([name]) == 0
+    views = importlib.import_module(f"{PACKAGE}.views.{name}")
+    app = create_app(blueprints=[getattr(views, name)], settings={"TESTING": True})
+    async with app.test_app():
+        response = await app.test_client().get(f"/{name}/1")
+        assert (response.status_code, response.content_type) == (200, "application/json")
+        assert await response.get_json() == {"id": 1, "name": "first"}
+
+
 def test_make_blueprint_without_name_is_refused(project: Path) -> None:
     result = make(project, "blueprint")
     assert (result.returncode, result.stderr.splitlines()[0]) == (
         2,
         "blueprint: no name given: run make blueprint NAME=<name>, e.g. make blueprint NAME=orders",
     )
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_make_blueprint_takes_name_as_written(project: Path, tmp_path: Path, value: str) -> None:
+    """A NAME holding shell or make code runs nothing: the script gets the text and refuses it as a name."""
+    marker = tmp_path / "pwned"
+    name = value.format(marker=marker)
+    before = snapshot(project)
+    result = make(project, "blueprint", f"NAME={name}")
+    assert not marker.exists()
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        2,
+        f"blueprint: invalid blueprint name {name!r}: use a lowercase letter, then lowercase letters, digits or _",
+    )
+    assert snapshot(project) == before
 
 
 @pytest.mark.slow

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from scripts import rename
-from scripts.project import MAX_NAME_LENGTH, current_name
+from scripts.journal import JOURNAL
+from scripts.project import MAX_NAME_LENGTH, current_name, name_pattern
 
 from .helpers import (
     BIN,
+    HOSTILE_VALUES,
     REPO,
     copy_repo,
     free_names,
@@ -33,6 +38,7 @@ FAKE: dict[str, str | bytes] = {
     "setup.py": 'setup(name="oldname")\n',
     "README.md": "# Oldname\n",
     "notes.txt": "nothing to see\n",
+    "settings.yml": "LOG_LEVEL: INFO\n",
     "logo.bin": b"\xff\xfeoldname\x00",
     ".git/config": "oldname\n",
     ".venv/lib/oldname.py": "oldname\n",
@@ -99,6 +105,7 @@ def test_rename_leaves_binary_files_and_tool_folders_alone(project: Path) -> Non
         ("oldname", "invalid name 'oldname': the service is already called 'oldname'"),
         ("deploy", "invalid name 'deploy': deploy already uses it"),
         ("notes", "invalid name 'notes': notes.txt already uses it"),
+        ("log", "invalid name 'log': settings.yml line 1 already uses it as a word; a later rename would change it"),
     ],
 )
 def test_rename_refuses_bad_name_and_changes_nothing(
@@ -198,12 +205,106 @@ def test_failed_move_rolls_everything_back(
     assert snapshot(project) == before
 
 
+def test_rename_changes_whole_words_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name inside a longer word (logging, logs.py) stays; the name as a word, or joined by _ or a capital, goes."""
+    files = {
+        "log/__init__.py": "import logging\n\nfrom log.logs import LogError\n",
+        "log/app.py": 'PREFIX = "LOG_"\nDIR = "log-metrics-"\nMETRIC = "log_http_requests_total"\n',
+        "log/logs.py": 'class LogError(Exception):\n    """Blog, catalog and LOGS are other words."""\n',
+        "settings.ini": "[log]\nDEBUG = 1\n",
+    }
+    monkeypatch.chdir(write_tree(tmp_path / "project", files))
+    assert rename.main(["billing"]) == 0
+    assert text_files(tmp_path / "project") == {
+        "billing/__init__.py": "import logging\n\nfrom billing.logs import BillingError\n",
+        "billing/app.py": 'PREFIX = "BILLING_"\nDIR = "billing-metrics-"\nMETRIC = "billing_http_requests_total"\n',
+        "billing/logs.py": 'class BillingError(Exception):\n    """Blog, catalog and LOGS are other words."""\n',
+        "settings.ini": "[billing]\nDEBUG = 1\n",
+    }
+
+
+KILLER = """
+import os, signal, sys
+from scripts import rename
+original, count = rename.write_file, [0]
+def write_file(path, data):
+    original(path, data)
+    count[0] += 1
+    if count[0] == 3:
+        os.kill(os.getpid(), signal.{signal})
+rename.write_file = write_file
+sys.exit(rename.main(["newname"]))
+"""
+
+
+def kill_rename(root: Path, signal_name: str) -> subprocess.CompletedProcess[str]:
+    """Run a rename of `root` to newname that gets `signal_name` after its third file."""
+    code = KILLER.format(signal=signal_name)
+    env = {"PYTHONPATH": str(REPO), "PATH": ""}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_rename_stopped_by_a_signal_puts_every_file_back(project: Path, signal_name: str) -> None:
+    """SIGTERM or Ctrl-C midway: the rename undoes its writes before it exits, and says so."""
+    before = snapshot(project)
+    result = kill_rename(project, signal_name)
+    assert (result.returncode, result.stderr) == (130, "rename: interrupted: every file is as it was\n")
+    assert snapshot(project) == before
+
+
+def test_rename_killed_midway_is_undone_by_the_next_one(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a SIGKILL midway, the next rename first puts back what the killed one changed."""
+    clean = write_tree(tmp_path / "clean", FAKE)
+    assert kill_rename(project, "SIGKILL").returncode == -signal.SIGKILL
+    assert (project / JOURNAL).is_file()
+    assert rename.main(["newname"]) == 0
+    assert capsys.readouterr().err == f"rename: undid an unfinished rename ({JOURNAL} was left)\n"
+    monkeypatch.chdir(clean)
+    assert rename.main(["newname"]) == 0
+    assert snapshot(project) == snapshot(clean)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"source": "x"}', "[]"])
+def test_rename_with_a_corrupt_template_record_says_so(
+    project: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """A .template that is not the record rename writes is one line naming it, not a traceback."""
+    write_tree(project, {".template": text})
+    before = snapshot(project)
+    assert rename.main(["newname"]) == 1
+    assert capsys.readouterr().err == (
+        "rename: .template is not a record of the template (JSON with source, commit, template_name, name): "
+        "restore it with git checkout -- .template\n"
+    )
+    assert snapshot(project) == before
+
+
 def test_make_rename_without_name_is_refused(project: Path) -> None:
     result = make(project, "rename")
     assert (result.returncode, result.stderr.splitlines()[0]) == (
         2,
         "rename: no name given: run make rename NAME=<new name>, e.g. make rename NAME=billing",
     )
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_make_rename_takes_name_as_written(project: Path, tmp_path: Path, value: str) -> None:
+    """A NAME holding shell or make code runs nothing: the script gets the text and refuses it as a name."""
+    marker = tmp_path / "pwned"
+    name = value.format(marker=marker)
+    before = snapshot(project)
+    result = make(project, "rename", f"NAME={name}")
+    assert not marker.exists()
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        2,
+        f"rename: invalid name {name!r}: use a lowercase letter, then lowercase letters, digits or _",
+    )
+    assert snapshot(project) == before
 
 
 def test_make_rename_dry_run(project: Path) -> None:
@@ -217,8 +318,9 @@ def test_make_rename_dry_run(project: Path) -> None:
 
 
 def assert_renamed(root: Path, old: str) -> None:
-    """No file or path below `root` names `old` in any case."""
-    stale = [name for name, text in text_files(root).items() if old in text.lower() or old in name.lower()]
+    """No file or path below `root` names `old` as a word, in any case."""
+    word = name_pattern(old)
+    stale = [name for name, text in text_files(root).items() if word.search(text) or word.search(name)]
     assert stale == []
 
 

@@ -11,7 +11,17 @@ from scripts import rename, update_template
 from scripts.origin import ORIGIN, git
 from scripts.project import current_name
 
-from .helpers import REPO, copy_repo, free_names, make, run_project_tests, snapshot, text_files, write_tree
+from .helpers import (
+    HOSTILE_VALUES,
+    REPO,
+    copy_repo,
+    free_names,
+    make,
+    run_project_tests,
+    snapshot,
+    text_files,
+    write_tree,
+)
 
 TEMPLATE = {
     "oldname/__init__.py": "",
@@ -170,6 +180,25 @@ def test_update_refuses(
     before = snapshot(service)
     assert update_template.main(args) == 1
     assert capsys.readouterr().err == f"update-template: {message}\n"
+    assert snapshot(service) == before
+
+
+@pytest.mark.parametrize("variable", ["SOURCE", "REF"])
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_make_update_template_takes_values_as_written(service: Path, tmp_path: Path, variable: str, value: str) -> None:
+    """SOURCE or REF holding shell or make code runs nothing: the script gets the text and refuses it."""
+    marker = tmp_path / "pwned"
+    text = value.format(marker=marker)
+    before = snapshot(service)
+    result = make(service, "update-template", f"{variable}={text}")
+    assert not marker.exists()
+    if variable == "REF":
+        message = f"unknown ref {text!r} in the template"
+    elif text.isprintable():
+        message = f"fatal: repository '{text}' does not exist"  # git's own message: tried as a path
+    else:
+        message = f"invalid source {text!r}: expected a git URL or path"
+    assert (result.returncode, result.stderr.splitlines()[0]) == (2, f"update-template: {message}")
     assert snapshot(service) == before
 
 
