@@ -100,8 +100,6 @@ def _check(entry: Entry, setting: Setting) -> Value:
     ok = _has_type(value, setting.default) and (not setting.choices or value in setting.choices)
     if ok and setting.minimum is not None:
         ok = value >= setting.minimum  # type: ignore[operator]  # numeric, checked by _has_type
-    if ok and isinstance(value, float):
-        ok = math.isfinite(value)  # inf and nan: no server takes them as a timeout
     if not ok:
         found = HIDDEN if setting.secret else shown(entry.value)
         raise SettingsError(f"{entry.where}: {entry.key} has value {found}; expected {expected}")

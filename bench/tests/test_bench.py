@@ -93,7 +93,7 @@ async def test_python_load_stops_at_its_request_budget_and_counts_error_statuses
 def test_serve_line_is_make_serves_with_the_bare_app_swapped_in() -> None:
     service = serve_line(Target("hypercorn", bare=False), 8123)
     assert 'PORT="${PORT:-8000}" exec ' in service  # the port comes from the environment: started() sets it
-    assert service.endswith("--config python:myservice.serving 'myservice:create_app()'")
+    assert service.endswith("-m myservice.supervisor 'myservice:create_app()'")
     assert serve_line(Target("hypercorn", bare=True), 8123) == service.replace(
         "myservice:create_app", "bench.bare:create_app"
     )

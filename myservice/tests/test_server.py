@@ -37,7 +37,7 @@ def test_graceful_timeout_must_be_finite(monkeypatch: pytest.MonkeyPatch, value:
     """GRACEFUL_TIMEOUT inf or nan stops the start with the settings' one line, before any server sees it."""
     monkeypatch.setenv("MYSERVICE_GRACEFUL_TIMEOUT", value)
     where = "environment variable MYSERVICE_GRACEFUL_TIMEOUT"
-    expected = f"{where}: GRACEFUL_TIMEOUT has value '{value}'; expected a number"
+    expected = f"{where}: GRACEFUL_TIMEOUT has value '{value}'; expected a finite number"
     with pytest.raises(SettingsError, match=re.escape(expected)):
         server_options()
 
