@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from scripts.blueprint_templates import TEST, VIEW
+from scripts.formatting import check_formatter, format_files, too_long
 from scripts.project import ProjectError, check_identifier, current_name
 
 
@@ -53,8 +54,14 @@ def scaffold(root: Path, name: str) -> list[Path]:
     for path in [*files, package / "views" / name]:
         if path.exists():
             raise ProjectError(f"blueprint {name!r} exists already: {path.relative_to(root)}")
+    check_formatter()
     for path, template in files.items():
         path.write_text(template.format(package=package.name, **names))
+    places = format_files(list(files), root)  # a long name makes long lines: wrapped as ruff wraps them
+    if places:
+        for path in files:
+            path.unlink()
+        raise too_long(f"the blueprint name {name!r}", places)
     return list(files)
 
 

@@ -4,7 +4,7 @@ Placeholders: {package}; the blueprint's {name} (orders), {NAME} (ORDERS) and {T
 one of them, {item} (order) and {Item} (Order). Literal braces are doubled.
 """
 
-VIEW = '''"""The {name} blueprint: list the {name}, get one by id. They are samples until it has storage."""
+VIEW = '''"""The {name} blueprint: list them, get one by id (samples, until it has storage)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ planned before the first write, and a failure midway puts every file back as it 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scripts.formatting import check_formatter, format_files, too_long
 from scripts.journal import JOURNAL, Journal
 from scripts.origin import ORIGIN, OriginError, origin_text, renamed_origin
 from scripts.project import ProjectError, check_name, current_name, name_pattern, project_paths
@@ -98,7 +98,9 @@ def carry_out(plan: Plan, root: Path) -> None:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         apply(plan)
-        format_python(plan)
+        places = format_files(python_files(plan), root)
+        if places:
+            raise too_long(f"the name {plan.new!r}", places)
     except BaseException:
         journal.undo()
         raise
@@ -120,25 +122,16 @@ def plan_origin(plan: Plan, root: Path) -> None:
         plan.writes[path] = (path.read_bytes() if path.is_file() else None, origin_text(origin))
 
 
-def check_formatter() -> None:
-    """Refuse to start without ruff: a new name changes line lengths, and the code must stay formatted."""
-    if importlib.util.find_spec("ruff") is None:
-        raise ProjectError("ruff is not installed for this Python: run make rename, which installs it first")
-
-
-def format_python(plan: Plan) -> None:
-    """Sort the imports and format the Python files the plan wrote (a new name moves lines and their order)."""
-    moved = dict(plan.moves)
+def python_files(plan: Plan) -> list[Path]:
+    """Where the Python files the plan wrote are after its moves (below a moved folder, or moved themselves)."""
     files = []
     for path in plan.writes:
         if path.suffix == ".py":
-            for source, target in moved.items():  # where the file is now: below a moved folder, or moved itself
+            for source, target in plan.moves:  # children first, then their folders
                 if path == source or source in path.parents:
                     path = target / path.relative_to(source)
-            files.append(str(path))
-    if files:
-        for command in (["check", "--fix-only", "--select", "I"], ["format"]):
-            subprocess.run([sys.executable, "-m", "ruff", *command, "--quiet", "--no-cache", *files], check=True)
+            files.append(path)
+    return files
 
 
 def write_file(path: Path, data: bytes) -> None:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scripts import rename, replay
+from scripts.formatting import format_files
 from scripts.origin import ORIGIN, GitError, Origin, OriginError, git, origin_text, read_origin
 
 
@@ -52,7 +53,7 @@ def export(clone: Path, commit: str, dest: Path, origin: Origin) -> None:
         tar.extractall(dest, filter="data")
     plan = rename.plan_rename(dest, origin.template_name, origin.name)
     rename.apply(plan)
-    rename.format_python(plan)  # as make rename left the service
+    format_files(rename.python_files(plan), dest)  # as make rename left the service
 
 
 def changes(trees: Path) -> list[replay.Change]:

@@ -91,7 +91,7 @@ def test_rename_leaves_binary_files_and_tool_folders_alone(project: Path) -> Non
     ("name", "message"),
     [
         ("", "no name given: run make rename NAME=<new name>, e.g. make rename NAME=billing"),
-        ("Billing", "invalid name 'Billing': use a lowercase letter, then lowercase letters, digits or _"),
+        ("Newname", "invalid name 'Newname': use a lowercase letter, then lowercase letters, digits or _"),
         ("2fast", "invalid name '2fast': use a lowercase letter, then lowercase letters, digits or _"),
         ("new-name", "invalid name 'new-name': use a lowercase letter, then lowercase letters, digits or _"),
         ("class", "invalid name 'class': it is a Python keyword or builtin"),
@@ -121,6 +121,18 @@ def test_rename_refuses_a_name_listed_only_in_requirements(project: Path, capsys
     write_tree(project, {"requirements.txt": "# pins\nNot-Installed-Anywhere==1.0\n"})
     assert rename.main(["not_installed_anywhere"]) == 1
     assert "it is an installed or required package" in capsys.readouterr().err
+
+
+def test_rename_refuses_a_name_that_makes_a_string_too_long(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A string no formatter can wrap would pass ruff's limit (88 here): refused, every file as it was."""
+    write_tree(project, {"oldname/text.py": 'TEXT = "' + " ".join(["oldname"] * 9) + '"\n'})
+    before = snapshot(project)
+    assert rename.main(["a_much_longer_name_for_it"]) == 1
+    assert capsys.readouterr().err == (
+        "rename: the name 'a_much_longer_name_for_it' makes lines too long, which no formatter can fix:"
+        " a_much_longer_name_for_it/text.py:1\n"
+    )
+    assert snapshot(project) == before
 
 
 def test_rename_refuses_a_move_onto_an_existing_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
