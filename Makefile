@@ -79,10 +79,10 @@ clean: ## Remove .venv, caches and build files
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-rename: install ## Rename the service: make rename NAME=billing [DRY_RUN=1 only prints what would change]
+rename: install ## Rename the service: make rename NAME=<name> [DRY_RUN=1 only prints what would change]
 	$(BIN)/python -m scripts.rename "$$NAME" $(if $(DRY_RUN),--dry-run)
 
-blueprint: install ## New blueprint with its test: make blueprint NAME=orders -> /orders
+blueprint: install ## New blueprint with its tests: make blueprint NAME=<name> serves /<name>
 	$(BIN)/python -m scripts.blueprint "$$NAME"
 
 update-template: install ## Merge template changes into this renamed service [SOURCE=<url or path>] [REF=<branch>] [DRY_RUN=1]

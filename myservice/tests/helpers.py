@@ -99,10 +99,15 @@ def children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    """Kill the process group (a reloader's children too), reap the process, return its output."""
-    with suppress(ProcessLookupError):  # it may have exited already
-        os.killpg(process.pid, signal.SIGKILL)
+def stop(process: subprocess.Popen[str], grace: float = 3) -> str:
+    """Stop the process group (a reloader's children too): SIGTERM, then SIGKILL after `grace` seconds;
+    reap the process, return its output. (SIGTERM first lets coverage write what the processes ran.)"""
+    with suppress(ProcessLookupError, subprocess.TimeoutExpired):  # it may be gone, or slow to go
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
     output, _ = process.communicate(timeout=STARTUP_SECONDS)
     return output
 
