@@ -95,7 +95,8 @@ def carry_out(plan: Plan, root: Path) -> None:
     """Apply and format under a journal: a failure or a signal undoes it now, a SIGKILL on the next run."""
     journal = Journal(root)
     journal.start({path: before for path, (before, _) in plan.writes.items()}, plan.moves)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C too, explicitly: a process started in the background inherits SIGINT ignored.
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
         apply(plan)
         places = format_files(python_files(plan), root)
@@ -105,12 +106,13 @@ def carry_out(plan: Plan, root: Path) -> None:
         journal.undo()
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     journal.finish()
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """On SIGTERM, stop as on Ctrl-C: the rename undoes what it did."""
+    """On SIGTERM or SIGINT, stop as on Ctrl-C: the rename undoes what it did."""
     raise KeyboardInterrupt
 
 

@@ -88,7 +88,9 @@ def copy_repo(dest: Path) -> Path:
 
 def run(command: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `command` in `cwd` and return what it printed, without raising on a failure."""
-    merged = {**os.environ, **(env or {})}
+    # Not a sub-make of the `make test` running these tests: make's own messages say `make`, not `make[1]`.
+    outer = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
+    merged = {name: value for name, value in os.environ.items() if name not in outer} | dict(env or {})
     return subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -226,12 +226,12 @@ def test_rename_changes_whole_words_only(tmp_path: Path, monkeypatch: pytest.Mon
         "settings.ini": "[log]\nDEBUG = 1\n",
     }
     monkeypatch.chdir(write_tree(tmp_path / "project", files))
-    assert rename.main(["billing"]) == 0
+    assert rename.main(["newname"]) == 0
     assert text_files(tmp_path / "project") == {
-        "billing/__init__.py": "import logging\n\nfrom billing.logs import BillingError\n",
-        "billing/app.py": 'PREFIX = "BILLING_"\nDIR = "billing-metrics-"\nMETRIC = "billing_http_requests_total"\n',
-        "billing/logs.py": 'class BillingError(Exception):\n    """Blog, catalog and LOGS are other words."""\n',
-        "settings.ini": "[billing]\nDEBUG = 1\n",
+        "newname/__init__.py": "import logging\n\nfrom newname.logs import NewnameError\n",
+        "newname/app.py": 'PREFIX = "NEWNAME_"\nDIR = "newname-metrics-"\nMETRIC = "newname_http_requests_total"\n',
+        "newname/logs.py": 'class NewnameError(Exception):\n    """Blog, catalog and LOGS are other words."""\n',
+        "settings.ini": "[newname]\nDEBUG = 1\n",
     }
 
 
