@@ -85,7 +85,11 @@ def first_use(root: Path, name: str) -> str | None:
         relative = path.relative_to(root)
         if path.suffix == ".md" or relative.parts[0] == "scripts" or not path.is_file():
             continue
-        found = pattern.search(path.read_bytes().decode(errors="replace"))
+        try:
+            text = path.read_bytes().decode()
+        except UnicodeDecodeError:  # binary (a coverage database, an image): rename leaves it alone too
+            continue
+        found = pattern.search(text)
         if found:
             return f"{relative} line {found.string.count(chr(10), 0, found.start()) + 1}"
     return None

@@ -117,6 +117,12 @@ def test_rename_refuses_bad_name_and_changes_nothing(
     assert snapshot(project) == before
 
 
+def test_rename_ignores_words_in_binary_files(project: Path) -> None:
+    """A coverage database or an image naming the new name does not make it taken: rename leaves them alone."""
+    write_tree(project, {".coverage.host.pid1": b"SQLite format 3\x00\xff/tmp/shipping/app.py\n"})
+    assert rename.main(["shipping"]) == 0
+
+
 def test_rename_refuses_a_name_listed_only_in_requirements(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_tree(project, {"requirements.txt": "# pins\nNot-Installed-Anywhere==1.0\n"})
     assert rename.main(["not_installed_anywhere"]) == 1
