@@ -119,8 +119,8 @@ def test_rename_refuses_bad_name_and_changes_nothing(
 
 def test_rename_ignores_words_in_binary_files(project: Path) -> None:
     """A coverage database or an image naming the new name does not make it taken: rename leaves them alone."""
-    write_tree(project, {".coverage.host.pid1": b"SQLite format 3\x00\xff/tmp/shipping/app.py\n"})
-    assert rename.main(["shipping"]) == 0
+    write_tree(project, {".coverage.host.pid1": b"SQLite format 3\x00\xff/tmp/newname/app.py\n"})
+    assert rename.main(["newname"]) == 0
 
 
 def test_rename_refuses_a_name_listed_only_in_requirements(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
