@@ -118,3 +118,13 @@ def serve_json(root: Path, app: str, path: str) -> tuple[int, str, object]:
     with serving(command, f"http://127.0.0.1:{port}{path}", env={"QUART_APP": app, "PYTHONPATH": str(root)}, cwd=root):
         status, headers, body = get(f"http://127.0.0.1:{port}{path}")
     return status, headers["content-type"], json.loads(body)
+
+
+def refuses_name_as_written(project: Path, marker: Path, target: str, value: str) -> tuple[int, str]:
+    """`make <target> NAME=<value>` with `value` holding code that would create `marker`: assert it ran
+    nothing and changed nothing; return make's status and the first line of the error."""
+    before = snapshot(project)
+    result = make(project, target, f"NAME={value}")
+    assert not marker.exists()
+    assert snapshot(project) == before
+    return result.returncode, result.stderr.splitlines()[0]
