@@ -75,5 +75,6 @@ def test_pins_were_made_by_make_requirements(name: str) -> None:
 @pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt", "requirements-dev.in"])
 def test_pins_do_not_name_the_package(name: str) -> None:
     """`make rename` then leaves them as they are, and .venv is not rebuilt (the package alone is)."""
-    as_a_word = re.compile(rf"(?<![a-z0-9]){re.escape(SERVICE)}(?![a-z0-9])", re.IGNORECASE)  # not `ab` in `pathable`
+    # As a whole word, so that a short name is not found inside a longer word.
+    as_a_word = re.compile(rf"(?<![a-z0-9]){re.escape(SERVICE)}(?![a-z0-9])", re.IGNORECASE)
     assert not as_a_word.search((REPO / name).read_text())
