@@ -18,12 +18,13 @@ COVERAGE ?= $(CI)
 # The operator's values reach the recipes through the environment ("$$NAME"), never through the
 # shell's reading of the recipe, and are taken as written, not as make syntax ($(shell ...) stays
 # text): no value can run a command.
-OPERATOR_VALUES := NAME SOURCE REF DRY_RUN SERVER PORT WORKERS QUART_SETTINGS
+OPERATOR_VALUES := NAME SOURCE REF DRY_RUN SERVER PORT WORKERS QUART_SETTINGS MSG
 $(foreach var,$(OPERATOR_VALUES),$(if $(filter command line environment,$(origin $(var))),\
 	$(eval override $(var) := $$(value $(var)))$(eval export $(var))))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test lint format requirements clean rename blueprint update-template bench
+.PHONY: help install run serve test lint format requirements clean rename blueprint update-template bench \
+	db-upgrade db-downgrade db-revision
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,6 +65,17 @@ lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kuber
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+# Migrations of the database at DATABASE_URL (the settings file, then MYSERVICE_DATABASE_URL); see docs/database.md.
+db-upgrade: install ## Migrate the database (DATABASE_URL) to the latest revision
+	$(BIN)/alembic upgrade head
+
+db-downgrade: install ## Undo the database's latest migration
+	$(BIN)/alembic downgrade -1
+
+db-revision: install ## New migration from the models' changes: make db-revision MSG="add orders"
+	$(if $(MSG),,$(error MSG is empty; say what the migration does: make db-revision MSG="add orders"))
+	$(BIN)/alembic revision --autogenerate -m "$$MSG"
 
 bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app [ROUNDS= DURATION= WORKERS= SERVERS= INSTRUCTIONS=1]
 	$(BIN)/python -m bench.bench

@@ -11,7 +11,7 @@ import difflib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import click
 import yaml
 
 # Entry and SettingsError are part of this module's interface too (re-exported).
+from myservice.database import check_url
 from myservice.settings_sources import Entry as Entry
 from myservice.settings_sources import SettingsError as SettingsError
 from myservice.settings_sources import clip, read_env, read_file, shown
@@ -38,7 +39,7 @@ class Setting:
     """A setting's default (which also fixes its type), documentation and allowed values.
 
     A secret setting (a password, a URL with one in it) is never printed: not by `quart settings`,
-    not in an error message.
+    not in an error message. `check` says what else is wrong with a value of the right type, or None.
     """
 
     default: Value
@@ -46,6 +47,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     secret: bool = False
+    check: Callable[[Value], str | None] | None = None
 
 
 SCHEMA: dict[str, Setting] = {
@@ -60,6 +62,21 @@ SCHEMA: dict[str, Setting] = {
     ),
     "GRACEFUL_TIMEOUT": Setting(20.0, "Seconds the server lets in-flight requests finish after SIGTERM.", minimum=0),
     "API_DOCS": Setting(True, "Serve the API docs UI at /docs; /openapi.json is served either way."),
+    "DATABASE_URL": Setting(
+        f"sqlite:///instance/{SERVICE}.sqlite",
+        "The database: postgresql://user:password@host:port/name (asyncpg), or sqlite:///path (aiosqlite).",
+        secret=True,
+        check=check_url,
+    ),
+    "DATABASE_POOL_SIZE": Setting(5, "Connections each worker process keeps open to the database.", minimum=1),
+    "DATABASE_MAX_OVERFLOW": Setting(10, "Connections a worker may open beyond the pool when it is busy.", minimum=0),
+    "DATABASE_POOL_TIMEOUT": Setting(
+        5.0, "Seconds a request waits for a free connection before it is answered 503.", minimum=0.001
+    ),
+    "DATABASE_CONNECT_TIMEOUT": Setting(5.0, "Seconds a new PostgreSQL connection may take to open.", minimum=0.001),
+    "DATABASE_STATEMENT_TIMEOUT": Setting(
+        30.0, "Seconds any statement may run on PostgreSQL (on SQLite: may wait for a lock).", minimum=0.001
+    ),
 }
 
 
@@ -100,9 +117,11 @@ def _check(entry: Entry, setting: Setting) -> Value:
     ok = _has_type(value, setting.default) and (not setting.choices or value in setting.choices)
     if ok and setting.minimum is not None:
         ok = value >= setting.minimum  # type: ignore[operator]  # numeric, checked by _has_type
+    found = HIDDEN if setting.secret else shown(entry.value)
     if not ok:
-        found = HIDDEN if setting.secret else shown(entry.value)
         raise SettingsError(f"{entry.where}: {entry.key} has value {found}; expected {expected}")
+    if setting.check is not None and (why := setting.check(value)) is not None:  # type: ignore[arg-type]
+        raise SettingsError(f"{entry.where}: {entry.key} has value {found}: {why}")
     return value  # type: ignore[return-value]  # checked by _has_type above
 
 

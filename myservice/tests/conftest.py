@@ -1,18 +1,24 @@
-"""Fixtures: an app built from defaults plus test overrides, its test client, and a clean environment."""
+"""Fixtures: an app built from defaults plus test overrides, its test client, and a clean environment.
+
+The database is a SQLite file migrated once per run, or the PostgreSQL database at TEST_DATABASE_URL;
+a test that asks for `database` runs in a transaction that is rolled back at its end.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from myservice import create_app
+from myservice import create_app, database
 from myservice.settings import ENV_PREFIX
 
+from .helpers import migrate
 from .probes import create_probe_app
 
 
@@ -25,12 +31,35 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(name="database_url", scope="session")
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The test database, upgraded to the latest migration for the run and downgraded after it."""
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('database')}/test.sqlite"
+    migrate(url)
+    yield url
+    migrate(url, "base", down=True)
+
+
 @pytest.fixture(name="app")
-async def _app() -> AsyncIterator[Quart]:
-    """The service with every discovered blueprint, started and shut down around the test."""
-    app = create_app(settings={"TESTING": True})
+async def _app(database_url: str) -> AsyncIterator[Quart]:
+    """The service with every discovered blueprint, on the test database, started and shut down around the test."""
+    app = create_app(settings={"TESTING": True, "DATABASE_URL": database_url})
     async with app.test_app():
         yield app
+
+
+@pytest.fixture(name="database")
+async def _database(app: Quart) -> AsyncIterator[AsyncSession]:
+    """The app's sessions join one transaction, rolled back after the test; the test's own session is in it too."""
+    engine = app.extensions[database.KEY].engine
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        # Each session works in a savepoint of the outer transaction, so its commit is not the test's.
+        sessions = async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        app.extensions[database.KEY] = database.Database(engine, sessions)
+        async with sessions() as session:
+            yield session
+        await transaction.rollback()
 
 
 @pytest.fixture(name="client")

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 import yaml
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from hypercorn.config import Config
 from prometheus_client.mmap_dict import MmapedDict
 
@@ -32,6 +34,14 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 K8S = REPO / "deploy" / "k8s"
 STARTUP_SECONDS = 20
+
+
+def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
+    """Upgrade (or downgrade) the database at `url` with the service's migrations, as `alembic` would."""
+    config = AlembicConfig(REPO / "alembic.ini")
+    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["configure_logger"] = False  # the test's logging stays as pytest set it
+    (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def free_port() -> int:

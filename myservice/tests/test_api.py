@@ -452,7 +452,7 @@ async def test_json_body_is_compact_in_the_order_written(debug: bool) -> None:
     async with app.test_app():
         response = await app.test_client().get("/readyz")
         body = await response.get_data()
-    assert body == b'{"status":"ok","checks":{"zeta":"ok","alpha":"ok"}}\n'
+    assert body == b'{"status":"ok","checks":{"database":"ok","zeta":"ok","alpha":"ok"}}\n'
     assert (response.status_code, response.content_type) == (200, "application/json")
 
 

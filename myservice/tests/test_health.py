@@ -40,17 +40,17 @@ async def test_get_healthz(client: Client) -> None:
     assert await response.get_json() == {"status": "ok"}
 
 
-async def test_readyz_without_checks(client: Client) -> None:
+async def test_readyz_checks_the_database_out_of_the_box(client: Client) -> None:
     response = await client.get("/readyz")
-    assert (response.status_code, await response.get_json()) == (200, {"status": "ok", "checks": {}})
+    assert (response.status_code, await response.get_json()) == (200, {"status": "ok", "checks": {"database": "ok"}})
 
 
 async def test_readyz_with_passing_checks(app: Quart, client: Client) -> None:
-    add_readiness_check(app, "database", passing)
     add_readiness_check(app, "cache", passing)
+    add_readiness_check(app, "queue", passing)
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert await response.get_json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+    assert await response.get_json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "queue": "ok"}}
 
 
 async def test_readyz_names_failing_checks(client: Client) -> None:
@@ -64,6 +64,7 @@ async def test_readyz_names_failing_checks(client: Client) -> None:
         "status": "unavailable",
         "failing": ["false", "hangs", "raises"],
         "checks": {
+            "database": "ok",
             "ok": "ok",
             "false": "failed",
             "raises": "error: ConnectionRefusedError",
@@ -86,9 +87,9 @@ async def test_checks_run_concurrently() -> None:
 
 def test_check_names_are_unique() -> None:
     app = create_app()
-    add_readiness_check(app, "database", passing)
-    with pytest.raises(ValueError, match="a readiness check named 'database' is registered already"):
-        add_readiness_check(app, "database", passing)
+    add_readiness_check(app, "cache", passing)
+    with pytest.raises(ValueError, match="a readiness check named 'cache' is registered already"):
+        add_readiness_check(app, "cache", passing)
 
 
 async def test_readyz_fails_once_serving_stops() -> None:

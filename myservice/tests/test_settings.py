@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from myservice import create_app
-from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, validate
+from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, printable, validate
 
 from .helpers import REPO
 
@@ -204,7 +204,8 @@ def test_settings_error_exits_with_one_line(tmp_path: Path) -> None:
 def test_settings_command_prints_all_settings(tmp_path: Path) -> None:
     (tmp_path / "settings.yml").write_text("LOG_LEVEL: ERROR\n")
     result = create_app().test_cli_runner().invoke(args=["settings"])
-    assert (result.exit_code, yaml.safe_load(result.output)) == (0, DEFAULTS | {"LOG_LEVEL": "ERROR"})
+    expected = printable(DEFAULTS | {"LOG_LEVEL": "ERROR"})  # DATABASE_URL, a secret setting, as <secret>
+    assert (result.exit_code, yaml.safe_load(result.output)) == (0, expected)
 
 
 def test_settings_command_prints_one_setting_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
