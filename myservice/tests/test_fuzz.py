@@ -1,6 +1,8 @@
 """Fuzzing: schemathesis generates requests from the service's own OpenAPI document and checks the answers.
 
-Requests go through the ASGI transport (no network, no server). Every operation of the service,
+Requests go through the ASGI transport (no network, no server), on a SQLite database of the test's
+own, migrated to the latest revision: what the fuzzer creates stays out of the other tests' database.
+Every operation of the service,
 plus the validated test-only routes of contract.py, gets valid and invalid input; no answer may be
 a 5xx, and every answer must match the status, content type and schema that the document gives.
 A short pass runs with the fast tests, so a broken contract shows before CI; the long one is slow.
@@ -16,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .contract import create_contract_app
+from .helpers import migrate
 
 if TYPE_CHECKING:
     from schemathesis import Case
+    from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 SHORT, LONG = 3, 25  # examples per operation and mode
 
@@ -38,15 +42,27 @@ def _hypothesis_cache() -> Iterator[None]:
 
 @pytest.mark.parametrize("max_examples", [SHORT, pytest.param(LONG, marks=pytest.mark.slow)], ids=["short", "long"])
 @pytest.mark.parametrize("mode_name", ["positive", "negative"])
-def test_api_contract(mode_name: str, max_examples: int) -> None:
+def test_api_contract(mode_name: str, max_examples: int, tmp_path: Path) -> None:
     # Imported here: importing schemathesis takes seconds, and only this test needs it.
     import schemathesis
+    from schemathesis.python.asgi import shutdown_lifespans
+
+    url = f"sqlite:///{tmp_path}/fuzz.sqlite"
+    migrate(url)
+    app = create_contract_app({"LOG_LEVEL": "WARNING", "DATABASE_URL": url})
+    try:
+        fuzz(schemathesis.openapi.from_asgi("/openapi.json", app), mode_name, max_examples)
+    finally:
+        shutdown_lifespans()  # the app's after_serving: its database connections are closed
+
+
+def fuzz(schema: OpenApiSchema, mode_name: str, max_examples: int) -> None:
+    """Call every operation of `schema` with `max_examples` cases of the mode, and validate each answer."""
     from hypothesis import given, settings
     from schemathesis import GenerationMode
     from schemathesis.core.result import Ok
 
     mode = GenerationMode(mode_name)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_contract_app({"LOG_LEVEL": "WARNING"}))
     calls: list[str] = []
     fuzzed: set[str] = set()
     for result in schema.get_all_operations():
