@@ -6,6 +6,8 @@ test_database.py creates it inside the test's rolled-back transaction.
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic.dataclasses import dataclass
 from quart import Blueprint, Quart, abort
 from quart_schema import validate_request
@@ -76,6 +78,14 @@ async def get_sleep(seconds: float) -> dict[str, object]:
     """A statement that takes `seconds` on PostgreSQL."""
     await session().execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
     return {"slept": seconds}
+
+
+@records.get("/hold")
+async def get_hold() -> dict[str, object]:
+    """Hold a connection (a statement ran) until the request is cancelled, as when a client hangs up."""
+    await session().execute(text("SELECT 1"))
+    await asyncio.sleep(30)
+    return {}
 
 
 @records.get("/boom")

@@ -3,6 +3,7 @@ when the database fails. The routes are the test-only ones of records.py."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -175,6 +176,20 @@ async def test_every_session_is_closed(tmp_path: Path) -> None:
         ]
         assert statuses == [201, 409, 400, 500, 200]
         assert engine.pool.checkedout() == 0
+
+
+async def test_session_is_closed_when_the_client_hangs_up(tmp_path: Path) -> None:
+    """A client that disconnects while its request's session holds a connection: the connection goes back."""
+    app = create_records_app({"DATABASE_URL": f"sqlite:///{tmp_path}/hangup.sqlite"})
+    async with app.test_app():
+        pool = app.extensions[data.KEY].engine.pool
+        async with app.test_client().request("/records/hold") as connection:
+            await connection.send_complete()
+            async with asyncio.timeout(5):
+                while pool.checkedout() == 0:
+                    await asyncio.sleep(0.01)
+            await connection.disconnect()
+        assert pool.checkedout() == 0
 
 
 async def test_default_database_is_a_file_in_a_folder_of_the_working_directory(tmp_path: Path) -> None:
