@@ -46,8 +46,9 @@ $(BIN)/.package: setup.py $(BIN)/.installed
 
 install: $(BIN)/.package ## Create .venv and install the service with its pinned dependencies
 
-run: install ## Development server on PORT (default 5000); debug mode follows the settings' DEBUG
+run: install ## Development server on PORT (default 5000), its database migrated first; debug mode follows the settings' DEBUG
 	@debug=$$(QUART_APP=$(APP) $(BIN)/quart settings DEBUG) || exit 1; \
+	$(BIN)/alembic upgrade head || echo "make run: the database is not migrated (see above); serving anyway"; \
 	QUART_APP=$(APP) QUART_DEBUG=$$debug exec $(BIN)/quart run --port "$${PORT:-5000}"
 
 serve: install ## Production server (Hypercorn; SERVER=uvicorn for the fast lane) on PORT (default 8000) with WORKERS (default: CPUs), settings.prod.yml

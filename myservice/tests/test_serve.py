@@ -123,6 +123,19 @@ def test_make_run_serves_home_in_debug_mode() -> None:
     with serving(command, f"http://127.0.0.1:{port}/", cwd=REPO) as process:
         assert get(f"http://127.0.0.1:{port}/")[0::2] == (200, b"{}\n")
     assert "Debug mode: True" in process.output
+    assert "the database is not migrated" not in process.output
+
+
+@pytest.mark.skipif(not in_fresh_make_venv(), reason="make run would rebuild the venv these tests run in")
+def test_make_run_serves_when_the_database_cannot_be_migrated() -> None:
+    """`make run` migrates first; with the database unreachable it says so, and serves anyway."""
+    port = free_port()
+    command = ["make", "--no-print-directory", "run", f"PORT={port}", f"VENV={sys.prefix}"]
+    env = {f"{ENV_PREFIX}DATABASE_URL": f"postgresql://app@127.0.0.1:{free_port()}/app"}
+    with serving(command, f"http://127.0.0.1:{port}/", env=env, cwd=REPO) as process:
+        assert get(f"http://127.0.0.1:{port}/")[0] == 200
+    assert "FAILED: the database at postgresql+asyncpg://app@127.0.0.1" in process.output
+    assert "make run: the database is not migrated (see above); serving anyway" in process.output
 
 
 def hypercorn_command(factory: str = "myservice.tests.probes:create_probe_app()") -> list[str]:
