@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myservice import database as data
-from myservice.settings import SettingsError, load_settings
+from myservice.settings import ENV_PREFIX, SettingsError, load_settings
 
 from .helpers import assert_problem, free_port
 from .records import Record, RecordsBase, create_records_app
@@ -237,6 +237,7 @@ def test_settings_never_print_the_url() -> None:
 
     from myservice.settings import settings_command
 
-    result = CliRunner().invoke(settings_command, env={"MYSERVICE_DATABASE_URL": "postgresql://app:hunter2@db/app"})
+    env = {f"{ENV_PREFIX}DATABASE_URL": "postgresql://app:hunter2@db/app"}
+    result = CliRunner().invoke(settings_command, env=env)
     assert "DATABASE_URL: <secret>" in result.output
     assert "hunter2" not in result.output
