@@ -85,8 +85,11 @@ def write_formatted(root: Path, files: Mapping[Path, str], written: list[Path], 
         raise too_long(what, places)
 
 
-def run(kind: str, scaffold: Callable[[Path, str], list[Path]], argv: list[str] | None, description: str) -> int:
-    """`make <kind> NAME=<name>`: scaffold in the current folder; print the files written or one line saying why not."""
+def run(
+    kind: str, scaffold: Callable[[Path, str], list[Path]], argv: list[str] | None, description: str, then: str = ""
+) -> int:
+    """`make <kind> NAME=<name>`: scaffold in the current folder; print the files written (and `then`, what to do
+    next) or one line saying why not."""
     parser = argparse.ArgumentParser(prog=f"make {kind} NAME=<name>", description=description)
     parser.add_argument("name", nargs="?", default="", help=f"the {kind}'s name and URL segment, e.g. orders")
     args = parser.parse_args(argv)
@@ -98,5 +101,5 @@ def run(kind: str, scaffold: Callable[[Path, str], list[Path]], argv: list[str] 
     except (ProjectError, OSError) as error:
         print(f"{kind}: {str(error).splitlines()[0]}", file=sys.stderr)
         return 1
-    print("\n".join(f"wrote {path.relative_to(root)}" for path in written))
+    print("\n".join([*(f"wrote {path.relative_to(root)}" for path in written), *([then] if then else [])]))
     return 0
