@@ -5,7 +5,7 @@ Placeholders: {package}; the resource's {name} (orders), {NAME} and {Title} (Ord
 {item} (order) and {Item} (Order). Literal braces are doubled.
 """
 
-MODEL = '''"""The {name} table: one row for each of the {name}, with a unique name."""
+MODEL = '''"""The {name} table: one row for each of them, its name unique."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class {Item}Row(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 '''
 
-VIEW = '''"""The {name} resource: create, read, list a page at a time, update and delete; stored in the {name} table."""
+VIEW = '''"""The {name} resource, kept in its table: create, list by pages, read, change and delete."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class {Item}:
 
 @dataclass
 class {Title}Query:
-    """Which page: the {name} whose id is greater than `after`, by id, at most `limit` of them."""
+    """Which page: those with an id greater than `after`, by id, at most `limit` of them."""
 
     after: Annotated[int, Field(ge=0, le=MAX_ID)] = 0
     limit: Annotated[int, Field(ge=1, le=100)] = 20
@@ -99,7 +99,7 @@ class {Title}Query:
 
 @dataclass
 class {Title}Page:
-    """A page of the {name}; `next_after` is the `after` of the next page, null on the last one."""
+    """A page of the {name}; `next_after` is the next page's `after`, null on the last."""
 
     {name}: list[{Item}]
     next_after: int | None
@@ -167,7 +167,7 @@ async def _found({item}_id: int) -> {Item}Row:
     return row
 '''
 
-TEST = '''"""The {name} resource: each route, its answers and what it stores; each test's writes are rolled back."""
+TEST = '''"""The {name} resource: what each route answers and stores; each test's writes are undone."""
 
 from __future__ import annotations
 
@@ -202,7 +202,7 @@ async def stored(database: AsyncSession) -> list[tuple[str, str]]:
 
 
 async def test_post_{item}(client: Client, database: AsyncSession) -> None:
-    """A new {item} is stored and answered with 201, its id and creation time, and its URL in Location."""
+    """A new {item} is stored, answered 201 with its id, creation time and URL (Location)."""
     response = await client.post("/{name}/", json={{"name": "first", "note": "a note"}})
     assert (response.status_code, response.content_type) == (201, "application/json")
     body = await response.get_json()
@@ -263,7 +263,7 @@ async def test_{item}_id_past_the_column_is_not_found(client: Client) -> None:
 
 
 async def test_list_{name}_by_pages(client: Client) -> None:
-    """The {name} come by id, `limit` at a time; `next_after` leads to the next page and is null on the last."""
+    """The {name} come by id, `limit` a page; `next_after` leads on, null on the last page."""
     ids = [(await create(client, name))["id"] for name in ("a", "b", "c")]
     first = await (await client.get("/{name}/", query_string={{"limit": "2"}})).get_json()
     assert ([item["id"] for item in first["{name}"]], first["next_after"]) == (ids[:2], ids[1])
