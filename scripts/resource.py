@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from scripts.autogenerate import Migrations, latest
 from scripts.formatting import check_formatter, format_files, too_long
 from scripts.project import ProjectError, check_identifier, current_name
 from scripts.resource_templates import MODEL, TEST, VIEW
 from scripts.scaffolding import check_free, check_hidden, placeholders, run, undone_on_failure, write_formatted
+
+if TYPE_CHECKING:
+    from scripts.autogenerate import Migrations
 
 THEN = "then: make db-upgrade creates the table in the database of DATABASE_URL"
 
@@ -35,6 +38,8 @@ def scaffold(root: Path, name: str) -> list[Path]:
     migrations = sorted((package / "migrations" / "versions").glob(f"*_add_{name}.py"))
     check_free(root, "resource", name, [*files, package / "models" / name, package / "views" / name, *migrations])
     check_formatter()
+    from scripts.autogenerate import latest  # Alembic and SQLAlchemy take a second to import: not for a refusal
+
     what = f"the resource name {name!r}"
     with latest(root, package.name) as history, undone_on_failure() as written:
         check_models(history, name)
