@@ -221,15 +221,6 @@ def test_longest_names_stay_within_the_line_limit(tmp_path: Path, name: str) -> 
     assert format_files(files, tmp_path) == []
 
 
-def test_make_resource_without_name_is_refused(project: Path) -> None:
-    """`make resource` with no NAME: make fails with the script's one line."""
-    result = make(project, "resource")
-    assert (result.returncode, result.stderr.splitlines()[0]) == (
-        2,
-        "resource: no name given: run make resource NAME=<name>, e.g. make resource NAME=orders",
-    )
-
-
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_make_resource_takes_name_as_written(project: Path, tmp_path: Path, value: str) -> None:
     """A NAME holding shell or make code runs nothing: the script gets the text and refuses it as a name."""
