@@ -181,6 +181,16 @@ def test_resource_refuses_a_taken_table_or_models_ahead_of_the_migrations(
     assert contents(project) == before
 
 
+def test_resource_refuses_when_the_migrations_do_not_run(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Migrations that fail on an empty database: refused with the reason, before anything is written."""
+    broken = 'revision = "broken"\ndown_revision = None\n\n\ndef upgrade() -> None:\n    raise ValueError("no")\n'
+    write_tree(project / PACKAGE, {"migrations/versions/20250101_0000_broken.py": broken})
+    before = contents(project)
+    assert resource.main(["orders"]) == 1
+    assert capsys.readouterr().err == "resource: the migrations do not run: ValueError: no\n"
+    assert contents(project) == before
+
+
 def test_resource_that_makes_lines_too_long_is_undone(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Lines no formatter can shorten (here, a project whose limit is 60 columns): refused, and no file is left."""
     (project / "pyproject.toml").write_text("[tool.ruff]\nline-length = 60\n")
