@@ -23,7 +23,7 @@ $(foreach var,$(OPERATOR_VALUES),$(if $(filter command line environment,$(origin
 	$(eval override $(var) := $$(value $(var)))$(eval export $(var))))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test lint format requirements clean rename blueprint update-template bench \
+.PHONY: help install run serve test lint format requirements clean rename blueprint resource update-template bench \
 	db-upgrade db-downgrade db-revision
 
 help: ## List the targets
@@ -97,6 +97,9 @@ rename: install ## Rename the service: make rename NAME=<name> [DRY_RUN=1 only p
 
 blueprint: install ## New blueprint with its tests: make blueprint NAME=<name> serves /<name>
 	$(BIN)/python -m scripts.blueprint "$$NAME"
+
+resource: install ## New persisted resource: model, migration, blueprint (create, list, read, change, delete), tests: make resource NAME=<name>
+	$(BIN)/python -m scripts.resource "$$NAME"
 
 update-template: install ## Merge template changes into this renamed service [SOURCE=<url or path>] [REF=<branch>] [DRY_RUN=1]
 	$(BIN)/python -m scripts.update_template $(if $(SOURCE),--source "$$SOURCE") $(if $(REF),--ref "$$REF") $(if $(DRY_RUN),--dry-run)

@@ -2,7 +2,8 @@
 
 Routes with validated input also document their problem+json answers (400; 413 and 415 for a JSON
 body), routes with path parameters their 404; `problem_response` documents the problems a route
-raises itself (`abort(409, ...)`), `text_response` a text/plain body: quart-schema can do neither.
+raises itself (`abort(409, ...)`), `text_response` a text/plain body, `no_content_response` a 204 with no
+body: quart-schema can do none of them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from werkzeug.routing import BaseConverter, FloatConverter, IntegerConverter, Ru
 from myservice.errors import MEDIA_TYPE
 
 TEXT_RESPONSE = "_myservice_text_response"
+NO_CONTENT_RESPONSE = "_myservice_no_content_response"
 PROBLEM_RESPONSES = "_myservice_problem_responses"
 INPUT_PROBLEMS = {400: "The request is malformed or fails validation; `errors` names each failing field."}
 BODY_PROBLEMS = {413: "The body is larger than MAX_CONTENT_LENGTH.", 415: "The body is not sent as JSON."}
@@ -59,6 +61,16 @@ def text_response(description: str) -> Callable[[F], F]:
 
     def decorator(func: F) -> F:
         setattr(func, TEXT_RESPONSE, description)
+        return func
+
+    return decorator
+
+
+def no_content_response(description: str) -> Callable[[F], F]:
+    """Document the route's success as 204 No Content: no body (a DELETE's answer)."""
+
+    def decorator(func: F) -> F:
+        setattr(func, NO_CONTENT_RESPONSE, description)
         return func
 
     return decorator
@@ -118,11 +130,13 @@ class Provider(OpenAPIProvider):
         return func.__name__
 
     def _more_responses(self, rule: Rule) -> tuple[dict[int, Any], dict[str, Any]]:
-        """The text/plain and problem+json responses that quart-schema leaves out."""
+        """The text/plain, no-content and problem+json responses that quart-schema leaves out."""
         handler = self._app.view_functions[rule.endpoint]
         responses: dict[int, Any] = {}
         if (description := getattr(handler, TEXT_RESPONSE, None)) is not None:
             responses[200] = {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+        if (description := getattr(handler, NO_CONTENT_RESPONSE, None)) is not None:
+            responses[204] = {"description": description}
         problems = _problems(handler, rule) | getattr(handler, PROBLEM_RESPONSES, {})
         if not problems:
             return responses, {}

@@ -26,7 +26,7 @@ from quart_schema.extension import wrap_make_response
 import myservice
 from myservice import create_app
 from myservice.api import field_errors, quart_make_response
-from myservice.openapi import problem_response
+from myservice.openapi import no_content_response, problem_response
 from myservice.readiness import add_readiness_check
 
 from .contract import create_contract_app
@@ -188,6 +188,20 @@ async def test_problem_response_describes_by_http_phrase_or_description() -> Non
         "503": ("Service Unavailable", PROBLEM),
     }
     assert list(responses["get_plain"]) == ["404"]
+
+
+async def test_no_content_response_documents_a_204_without_a_body() -> None:
+    """`no_content_response` documents the route's success as a 204 with no content; its problems stay."""
+
+    @no_content_response("The order is deleted.")
+    @problem_response(404, description="No order has this id.")
+    async def get_deleted(order_id: int) -> tuple[str, int]:
+        """Delete an order."""
+        return "", 204
+
+    responses = (await documented_responses(get_deleted))["get_deleted"]
+    assert responses["204"] == {"description": "The order is deleted."}
+    assert (set(responses), responses["404"]["content"]) == ({"204", "404"}, PROBLEM)
 
 
 @pytest.mark.parametrize("status", [200, 302, 600])

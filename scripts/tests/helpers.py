@@ -86,27 +86,57 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
-def run(command: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    command: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run `command` in `cwd` and return what it printed, without raising on a failure."""
     # Not a sub-make of the `make test` running these tests: make's own messages say `make`, not `make[1]`.
     outer = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
     merged = {name: value for name, value in os.environ.items() if name not in outer} | dict(env or {})
-    return subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def run_project_tests(root: Path) -> subprocess.CompletedProcess[str]:
-    """The project's own fast tests, in a subprocess that imports the project's package from `root`."""
-    command = [sys.executable, "-m", "pytest", "-q", "-rA", "-m", "not slow", "-p", "no:cacheprovider"]
-    return run(command, root, env={"PYTHONPATH": str(root)})
+def run_project_tests(
+    root: Path, *paths: str, slow: bool = False, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The project's own tests (the fast ones, or all of them), in a subprocess that imports the project's
+    package from `root`; `paths` narrows them down. On SQLite unless `env` names a TEST_DATABASE_URL."""
+    command = [sys.executable, "-m", "pytest", "-q", "-rA", *([] if slow else ["-m", "not slow"])]
+    env = {"PYTHONPATH": str(root), "TEST_DATABASE_URL": "", **(env or {})}
+    return run([*command, "-p", "no:cacheprovider", *paths], root, env=env, timeout=600)
 
 
-def make(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def git_copy(dest: Path) -> Path:
+    """A copy of this repository (as copy_repo makes it) that is a git repository with one commit."""
+    copy_repo(dest)
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-q", "-m", "copy"]):
+        assert run(["git", *command], dest).returncode == 0
+    return dest
+
+
+def git_status(root: Path) -> str:
+    """What `git status --porcelain` says of `root`: empty when nothing changed since the commit."""
+    return run(["git", "status", "--porcelain"], root).stdout
+
+
+def postgres(statement: str) -> bool:
+    """Run `statement` as user postgres on 127.0.0.1:5432 with psql; whether it worked (False: no server)."""
+    if shutil.which("psql") is None:
+        return False
+    command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qAtc", statement]
+    return run(command, REPO, env={"PGCONNECT_TIMEOUT": "3"}).returncode == 0
+
+
+def make(root: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run make in `root` with this test run's venv, taken as it is (no install): with `root`'s own
-    Makefile if it has one, else with this repo's Makefile and scripts."""
+    Makefile if it has one (and `root` first on the path of its Pythons), else with this repo's Makefile
+    and scripts."""
     venv = BIN.parent
     options = [f"VENV={venv}", "-o", str(venv / "bin/.installed"), "-o", str(venv / "bin/.package")]
     if (root / "Makefile").is_file():
-        return run(["make", "--no-print-directory", *options, *args], root)
+        # The venv's editable install is this repo's package: the copy's own must come first.
+        return run(["make", "--no-print-directory", *options, *args], root, {"PYTHONPATH": str(root), **(env or {})})
     makefile = ["-f", str(REPO / "Makefile")]
     return run(["make", "--no-print-directory", *makefile, *options, *args], root, {"PYTHONPATH": str(REPO)})
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from myservice import create_app
-from scripts import blueprint
+from scripts import blueprint, scaffolding
 from scripts.project import MAX_NAME_LENGTH, current_name
 
 from .helpers import (
@@ -97,7 +97,7 @@ async def test_scaffold_is_served_and_its_test_passes(project: Path, capsys: pyt
 )
 def test_blueprint_names_one_of_them(name: str, one: str) -> None:
     """get_<one> is named with the singular of the blueprint's name, or the name itself if it is not a plural."""
-    assert blueprint.singular(name) == one
+    assert scaffolding.singular(name) == one
 
 
 @pytest.mark.parametrize(
