@@ -74,8 +74,9 @@ db-upgrade: install ## Migrate the database (DATABASE_URL) to the latest revisio
 db-downgrade: install ## Undo the database's latest migration
 	$(BIN)/alembic downgrade -1
 
-db-revision: install ## New migration from the models' changes: make db-revision MSG="add orders"
+db-revision: install ## New migration from the models' changes (the database is upgraded first): make db-revision MSG="add orders"
 	$(if $(MSG),,$(error MSG is empty; say what the migration does: make db-revision MSG="add orders"))
+	$(BIN)/alembic upgrade head
 	$(BIN)/alembic revision --autogenerate -m "$$MSG"
 
 bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app [ROUNDS= DURATION= WORKERS= SERVERS= INSTRUCTIONS=1]
