@@ -1,4 +1,4 @@
-"""The Kubernetes manifests and the CI workflow agree with the code they deploy and check."""
+"""The Kubernetes manifests, compose.yaml and the CI workflow agree with the code they deploy and check."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def container_env(workload: str = DEPLOYMENT) -> dict[str, str]:
         if "configMapRef" in source:
             env |= found[f"ConfigMap/{source['configMapRef']['name']}"]["data"]
     return env | {item["name"]: item["value"] for item in container(workload)["env"]}
+
+
+def compose() -> dict[str, Any]:
+    """compose.yaml's services."""
+    services: dict[str, Any] = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
+    return services
 
 
 def mounted_settings(tmp_path: Path) -> dict[str, Any]:
@@ -166,6 +172,38 @@ def test_database_url_comes_from_a_required_secret() -> None:
         assert [s["secretRef"] for s in container(workload)["envFrom"] if "secretRef" in s] == [{"name": secret}]
     command = f"kubectl create secret generic {secret} \\\n    --from-literal={ENV_PREFIX}DATABASE_URL="
     assert command in DEPLOY_DOCS.read_text()
+
+
+def test_compose_runs_the_service_after_its_migrations() -> None:
+    """compose.yaml: a healthy database, then `alembic upgrade head` from the image, then the service."""
+    services = compose()
+    assert set(services) == {"db", "migrate", SERVICE}
+    assert "healthcheck" in services["db"]
+    assert services["migrate"]["command"] == container(MIGRATE_JOB)["command"]
+    assert services["migrate"]["build"] == services[SERVICE]["build"] == "."
+    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services[SERVICE]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+
+
+def test_compose_database_url_reaches_the_database() -> None:
+    """migrate and the service get settings only, the db's URL among them; deploy.md's URL from the host matches."""
+    services = compose()
+    db = services["db"]["environment"]
+    url = f"postgresql://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}@{{host}}/{db['POSTGRES_DB']}"
+    known = {ENV_PREFIX + key for key in SCHEMA}
+    for name in ("migrate", SERVICE):
+        assert set(services[name]["environment"]) <= known, name
+        assert services[name]["environment"][f"{ENV_PREFIX}DATABASE_URL"] == url.format(host="db:5432"), name
+    (published,) = services["db"]["ports"]
+    host = published.rpartition(":")[0]
+    assert f"{ENV_PREFIX}DATABASE_URL={url.format(host=host)}" in DEPLOY_DOCS.read_text()
+
+
+def test_compose_publishes_the_servers_port_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's published port is the server's default port, on the host's loopback only."""
+    default_port = int(load_serving_config(monkeypatch, WORKERS="1").bind[0].rpartition(":")[2])
+    assert compose()[SERVICE]["ports"] == [f"127.0.0.1:{default_port}:{default_port}"]
+    assert all(port.startswith("127.0.0.1:") for port in compose()["db"]["ports"])
 
 
 def test_ci_workflow_runs_the_ci_script() -> None:
