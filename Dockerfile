@@ -1,7 +1,8 @@
 # The production image: Hypercorn under myservice.supervisor, one worker per container.
-# Scale with replicas.
+# Scale with replicas. The same image migrates the database (the package holds the migrations):
 #   docker build -t myservice .
-#   docker run --rm -p 8000:8000 myservice
+#   docker run --rm -e MYSERVICE_DATABASE_URL=postgresql://... myservice alembic upgrade head
+#   docker run --rm -p 8000:8000 -e MYSERVICE_DATABASE_URL=postgresql://... myservice
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
@@ -20,7 +21,8 @@ FROM ${PYTHON_IMAGE}
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent myservice
 COPY --from=builder /venv /venv
 WORKDIR /app
-COPY settings.prod.yml ./
+# `alembic upgrade head` runs from here (the Kubernetes Job, compose.yaml's migrate).
+COPY alembic.ini settings.prod.yml ./
 # WORKERS=1 serves in Hypercorn's own process, so SIGTERM reaches the app and /readyz fails first.
 ENV PATH=/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -59,13 +59,14 @@ test: install ## The service's fast tests, then the tooling's; SLOW=1 adds the e
 	$(BIN)/pytest $(APP)/tests $(if $(COVERAGE),--cov=$(APP)) $(PYTEST_FLAGS)
 	$(BIN)/pytest scripts/tests bench/tests $(if $(COVERAGE),--cov=scripts --cov=bench) $(PYTEST_FLAGS)
 
-lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kubernetes and workflow schemas
+lint: install ## ruff check, ruff format --check, mypy --strict; hadolint, Kubernetes, compose and workflow schemas
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 
 # Migrations of the database at DATABASE_URL (the settings file, then MYSERVICE_DATABASE_URL); see docs/database.md.
 db-upgrade: install ## Migrate the database (DATABASE_URL) to the latest revision

@@ -170,9 +170,13 @@ def manifests() -> dict[str, Manifest]:
     return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in documents}
 
 
-def pod() -> Manifest:
-    """The Deployment's pod spec."""
-    spec: Manifest = manifests()["Deployment/myservice"]["spec"]["template"]["spec"]
+DEPLOYMENT = f"Deployment/{SERVICE}"
+MIGRATE_JOB = f"Job/{SERVICE}-migrate"
+
+
+def pod(workload: str = DEPLOYMENT) -> Manifest:
+    """The pod spec of a workload in deploy/k8s, "Kind/name": the Deployment's unless told."""
+    spec: Manifest = manifests()[workload]["spec"]["template"]["spec"]
     return spec
 
 
