@@ -206,6 +206,18 @@ def test_compose_publishes_the_servers_port_on_loopback(monkeypatch: pytest.Monk
     assert all(port.startswith("127.0.0.1:") for port in compose()["db"]["ports"])
 
 
+def test_ci_workflow_gives_the_tests_a_postgresql_server() -> None:
+    """GitHub's job runs PostgreSQL where .ci/run looks for one (127.0.0.1:5432, user postgres, no password)."""
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    postgres = job["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:")
+    assert (postgres["ports"], postgres["env"]) == (["5432:5432"], {"POSTGRES_HOST_AUTH_METHOD": "trust"})
+    ci_run = (REPO / ".ci" / "run").read_text()
+    assert "psql -h 127.0.0.1 -U postgres" in ci_run
+    assert 'export TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/$database"' in ci_run
+
+
 def test_ci_workflow_runs_the_ci_script() -> None:
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
     (job,) = workflow["jobs"].values()
