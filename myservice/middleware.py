@@ -18,6 +18,9 @@ from myservice.routing import METHODS
 
 ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 REQUEST = "myservice.request"  # our key in the ASGI scope: the request, for its route in the metrics
+# Our key in the ASGI scope: when the request arrived (time.perf_counter()), from which myservice.client
+# counts down the deadline a caller sends in X-Request-Timeout. One store per request, read only by calls out.
+ARRIVED = "myservice.arrived"
 
 
 def init_app(app: Quart) -> None:
@@ -48,6 +51,7 @@ class RequestMiddleware:
         request_id = choose(scope["headers"])
         token = request_id_var.set(request_id)
         started = time.perf_counter()
+        scope[ARRIVED] = started  # type: ignore[literal-required]  # our own key; a cast() would cost a call
         status = 500  # if the app never starts a response
 
         async def send_with_headers(message: ASGISendEvent) -> None:
