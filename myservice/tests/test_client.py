@@ -48,7 +48,7 @@ async def _start(downstream: Downstream) -> AsyncIterator[Start]:
         async def start(**fields: object) -> Client:
             services = {NAME: {"url": downstream.url, **FAST, **fields}}
             app = create_calls_app({"TESTING": True, "SERVICES": services})
-            await stack.enter_async_context(app.test_app())
+            await stack.enter_async_context(app.test_app())  # type: ignore[arg-type]  # typed as a Protocol without it
             return app.test_client()
 
         yield start
@@ -308,7 +308,7 @@ async def test_each_attempt_is_logged_at_debug(
 async def test_unknown_service_names_the_configured_ones(start: Start) -> None:
     """Asking for a service the settings do not name says which ones they do."""
     relay = await start()
-    async with relay.app.app_context():  # type: ignore[attr-defined]  # QuartClient's
+    async with relay.app.app_context():
         with pytest.raises(UnknownServiceError, match="no service named 'nope' is open; the SERVICES setting names"):
             service("nope")
 
