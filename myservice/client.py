@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TypedDict, Unpack
 
@@ -38,7 +38,7 @@ from myservice.errors import problem
 from myservice.middleware import ARRIVED
 from myservice.request_id import choose, current_request_id
 from myservice.routing import METHODS
-from myservice.settings import SERVICE, Records
+from myservice.settings import SERVICE, Records, Scalar
 
 logger = logging.getLogger(__name__)
 KEY = "client"  # in app.extensions
@@ -90,12 +90,12 @@ class Options(TypedDict, total=False):
     content: bytes | str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
     """The process's client and each service of the SERVICES setting, bound to it."""
 
     client: httpx.AsyncClient
-    services: dict[str, Service] = field(default_factory=dict)
+    services: dict[str, Service]
 
 
 def init_app(app: Quart) -> None:
@@ -122,9 +122,7 @@ def open_services(settings: Records) -> Services:
         limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_SECONDS),
         trust_env=False,  # straight to the URL in SERVICES: no proxy variables, no .netrc credentials
     )
-    opened = Services(client)
-    opened.services = {name: Service(client, name, record) for name, record in settings.items()}
-    return opened
+    return Services(client, {name: Service(client, name, record) for name, record in settings.items()})
 
 
 def service(name: str) -> Service:
@@ -132,7 +130,7 @@ def service(name: str) -> Service:
     opened: Services | None = current_app.extensions.get(KEY)
     if opened is None or name not in opened.services:
         known = ", ".join(sorted(current_app.config["SERVICES"])) or "none"
-        raise UnknownServiceError(f"no service named {name!r} is open; the SERVICES setting names {known}")
+        raise UnknownServiceError(f"no service {name!r} is open (they open before serving); SERVICES names {known}")
     return opened.services[name]
 
 
@@ -144,13 +142,12 @@ async def handle_downstream_error(error: DownstreamError) -> Response:
 class Service:
     """Another service: its base URL, timeouts and retries, and the process's client."""
 
-    def __init__(self, client: httpx.AsyncClient, name: str, record: Mapping[str, object]) -> None:
+    def __init__(self, client: httpx.AsyncClient, name: str, record: Mapping[str, Scalar]) -> None:
         self.client, self.name = client, name
         self.base = str(record["url"]).rstrip("/") + "/"
-        connect, read = float(str(record["connect_timeout"])), float(str(record["read_timeout"]))
+        connect, read = float(record["connect_timeout"]), float(record["read_timeout"])
         self.timeouts = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-        self.timeout = float(str(record["timeout"]))
-        self.retries = int(str(record["retries"]))
+        self.timeout, self.retries = float(record["timeout"]), int(record["retries"])
 
     async def get(self, path: str, **options: Unpack[Options]) -> httpx.Response:
         """GET `path`, below the base URL."""
@@ -175,7 +172,8 @@ class Service:
     async def request(self, method: str, path: str, **options: Unpack[Options]) -> httpx.Response:
         """Send `method` `path` (appended to the base URL, which it cannot leave) within the call's deadline."""
         budget = min(self.timeout, caller_budget())
-        headers = {"X-Request-ID": current_request_id() or choose(()), **options.get("headers", {})}
+        headers = httpx.Headers({"X-Request-ID": current_request_id() or choose(())})
+        headers.update(options.get("headers", {}))  # the view's own, in any case, win
         outgoing = self.client.build_request(
             method,
             self.base + path.lstrip("/"),
@@ -266,8 +264,8 @@ class Call:
         """The error for the view (a problem if it lets it go), with the details logged."""
         name, seconds = self.service.name, asyncio.get_running_loop().time() - self.started
         why = f"answered {error.response.status_code}" if isinstance(error, ServerError) else repr(error)
-        logger.warning("%s %s%s failed after %d attempts in %.3f s: %s", self.method, self.service.base,
-                       self.request.url.path.lstrip("/"), self.attempts, seconds, why)  # fmt: skip
+        url = self.request.url.copy_with(query=None)
+        logger.warning("%s %s failed after %d attempts in %.3f s: %s", self.method, url, self.attempts, seconds, why)
         if isinstance(error, TimeoutError | httpx.TimeoutException):
             return DownstreamTimeoutError(name, f"The {name} service did not answer in time.")
         if isinstance(error, httpx.ConnectError):
