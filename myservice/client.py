@@ -223,17 +223,14 @@ class Call:
         self.attempts += 1
         left = self.deadline - asyncio.get_running_loop().time()
         self.request.headers[DEADLINE_HEADER] = f"{max(left, 0.001):.3f}"
-        started, outcome = time.perf_counter(), "cancelled"
+        started, outcome = time.perf_counter(), "error"
         try:
             response = await self.service.client.send(self.request)
             outcome = str(response.status_code) if str(response.status_code) in STATUSES else "other"
         except httpx.TimeoutException:
             outcome = "timeout"
             raise
-        except httpx.HTTPError:
-            outcome = "error"
-            raise
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # by the call's deadline, or because the request calling went away
             outcome = "timeout" if self.timeout is not None and self.timeout.expired() else "cancelled"
             raise
         finally:

@@ -18,8 +18,9 @@ from myservice.routing import METHODS
 
 ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 REQUEST = "myservice.request"  # our key in the ASGI scope: the request, for its route in the metrics
-# Our key in the ASGI scope: when the request arrived (time.perf_counter()), from which myservice.client
-# counts down the deadline a caller sends in X-Request-Timeout. One store per request, read only by calls out.
+# Our key in the ASGI scope: when the request arrived (time.perf_counter()), from which
+# the client (calls out) counts down the deadline a caller sends in X-Request-Timeout.
+# One store per request; read only when a view calls another service.
 ARRIVED = "myservice.arrived"
 
 

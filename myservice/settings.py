@@ -141,8 +141,9 @@ def validate(
 ) -> dict[str, Value]:
     """Check every entry's key, type and range; raise SettingsError naming the first bad one.
 
-    A key KEY__NAME__FIELD (MYSERVICE_SERVICES__ORDERS__URL) sets one field of one record of a mapping
-    setting, over the value `base` (or an earlier entry) gives it; a record it adds needs its required fields.
+    A key KEY__NAME__FIELD (the variable MYSERVICE_SERVICES__ORDERS__URL) sets one field of one
+    record of a mapping setting, over the value `base` (or an earlier entry) gives it; a record it
+    adds needs its required fields.
     """
     checked: dict[str, Value] = {}
     added: dict[tuple[str, str], str] = {}  # (key, name) of a record added field by field -> where
