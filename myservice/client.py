@@ -33,7 +33,7 @@ import stamina
 from quart import Quart, Response, current_app, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
-from myservice import metrics
+from myservice import metrics, server
 from myservice.errors import problem
 from myservice.middleware import ARRIVED
 from myservice.request_id import choose, current_request_id
@@ -51,9 +51,9 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})  # RFC 9110 
 RETRY_STATUSES = frozenset({502, 503, 504})
 RETRY_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 FIRST_BACKOFF, MAX_BACKOFF = 0.1, 2.0  # seconds: retry n waits a random time up to FIRST x 2**(n-1), capped
-# Below the 5 s after which this template's servers close an idle connection: a request is never sent
-# on a connection the other side is closing (it would fail, and a POST could not be retried).
-KEEP_ALIVE_SECONDS = 4.0
+# Below the time after which this template's servers, the others of the fleet, close an idle connection:
+# a request is never sent on a connection the other side is closing (a POST could not be retried).
+KEEP_ALIVE_SECONDS = server.KEEP_ALIVE_SECONDS - 1
 STATUSES = frozenset(str(status.value) for status in HTTPStatus)  # the status label's values, and "other"
 
 
