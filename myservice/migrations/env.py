@@ -1,7 +1,7 @@
 """How Alembic reaches the database: the service's own engine for DATABASE_URL, and the models' metadata.
 
-The URL is the service's setting (settings file, then MYSERVICE_DATABASE_URL), unless the caller put
-one in the Alembic config as `sqlalchemy.url` (the tests and `make resource` do). A database that
+The URL is the service's setting (settings file, then MYSERVICE_DATABASE_URL), unless the caller
+put one in the Alembic config as `sqlalchemy.url` (the tests and `make resource` do). A database that
 cannot be reached, or a bad setting, stops the command with one line (Alembic's "FAILED: ...").
 """
 
