@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import api, database, errors, logs, metrics, middleware, readiness, routing, security, server
+from myservice import api, client, database, errors, logs, metrics, middleware, readiness, routing, security, server
 from myservice.settings import SERVICE, Source, settings_command
 from myservice.views import find_blueprints
 
@@ -25,6 +25,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     security.init_app(app)
     readiness.init_app(app)
     database.init_app(app)
+    client.init_app(app)
     api.init_app(app)
     errors.init_app(app)
     middleware.init_app(app)

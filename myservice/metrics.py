@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by method, route template and status; durations; requests in flight.
+"""Prometheus metrics: requests by method, route template and status; durations; requests in flight;
+and the requests sent to other services (myservice.client), their durations and retries.
 
 With several workers each worker is its own process: PROMETHEUS_MULTIPROC_DIR (see `metrics_folder`)
 makes them share counts through files in that folder, and /metrics then adds up every worker's
@@ -23,6 +24,20 @@ check_usable()  # before the metrics below write their first files there
 REQUESTS = Counter("http_requests", "Requests answered.", ["method", "route", "status"], namespace=SERVICE)
 DURATION = Histogram("http_request_duration_seconds", "Time to answer a request.", ["route"], namespace=SERVICE)
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being handled.", namespace=SERVICE, multiprocess_mode="livesum")
+# Each attempt of a call to another service is one request; `status` is its answer's, or timeout, error
+# or cancelled (the caller went away).
+CLIENT_REQUESTS = Counter(
+    "http_client_requests", "Requests sent to other services.", ["service", "method", "status"], namespace=SERVICE
+)
+CLIENT_DURATION = Histogram(
+    "http_client_request_duration_seconds", "Time a request to another service took.", ["service"], namespace=SERVICE
+)
+CLIENT_RETRIES = Counter(
+    "http_client_retries",
+    "Requests to other services sent again after a failure.",
+    ["service", "method"],
+    namespace=SERVICE,
+)
 
 
 def init_app(app: Quart) -> None:
@@ -53,6 +68,12 @@ def observe(method: str, route: str, status: int, seconds: float) -> None:
 
 
 _children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def observe_call(service: str, method: str, status: str, seconds: float) -> None:
+    """Count one request sent to another service and its duration; every label from a bounded set."""
+    CLIENT_REQUESTS.labels(service, method, status).inc()
+    CLIENT_DURATION.labels(service).observe(seconds)
 
 
 async def _forget_dead_processes() -> None:

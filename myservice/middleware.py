@@ -18,6 +18,10 @@ from myservice.routing import METHODS
 
 ASGIApp = Callable[[Scope, ASGIReceiveCallable, ASGISendCallable], Awaitable[None]]
 REQUEST = "myservice.request"  # our key in the ASGI scope: the request, for its route in the metrics
+# Our key in the ASGI scope: when the request arrived (time.perf_counter()), from which
+# the client (calls out) counts down the deadline a caller sends in X-Request-Timeout.
+# One store per request; read only when a view calls another service.
+ARRIVED = "myservice.arrived"
 
 
 def init_app(app: Quart) -> None:
@@ -48,6 +52,7 @@ class RequestMiddleware:
         request_id = choose(scope["headers"])
         token = request_id_var.set(request_id)
         started = time.perf_counter()
+        scope[ARRIVED] = started  # type: ignore[literal-required]  # our own key; a cast() would cost a call
         status = 500  # if the app never starts a response
 
         async def send_with_headers(message: ASGISendEvent) -> None:

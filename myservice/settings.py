@@ -11,9 +11,12 @@ import difflib
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+from urllib.parse import urlsplit
 
 import click
 import yaml
@@ -30,8 +33,14 @@ DEFAULT_FILE = "settings.yml"
 HIDDEN = "<secret>"  # what is printed for a secret setting's value
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
-Value = bool | int | float | str | list[str]
+Scalar = bool | int | float | str
+Records = dict[str, dict[str, Scalar]]  # the value of a mapping setting (SERVICES): name -> record
+Value = Scalar | list[str] | Records
 Source = str | os.PathLike[str] | Mapping[str, object] | None
+# A name in a mapping setting (a service's): also a metric label and a part of a variable's name, where
+# "__" separates the parts (MYSERVICE_SERVICES__<NAME>__<FIELD>), so single underscores only.
+NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+NAME_RULE = "lowercase letters and digits, single underscores between them, a letter first"
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class Setting:
 
     A secret setting (a password, a URL with one in it) is never printed: not by `quart settings`,
     not in an error message. `check` says what else is wrong with a value of the right type, or None.
+    A mapping setting has `fields`: it maps names to records of those fields, each a Setting of its
+    own; a `required` field has no default (its default only fixes its type).
     """
 
     default: Value
@@ -48,6 +59,35 @@ class Setting:
     minimum: float | None = None
     secret: bool = False
     check: Callable[[Value], str | None] | None = None
+    fields: Mapping[str, Setting] | None = None
+    required: bool = False
+
+
+def check_service_url(value: Value) -> str | None:
+    """Why `value` is not a service's base URL, or None."""
+    try:
+        parts = urlsplit(str(value))
+        parts.port  # noqa: B018  # raises ValueError on a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in str(value)):
+        return "it is not an http:// or https:// URL with a host, such as http://name:8000"
+    if parts.username is not None:
+        return "a URL holding credentials is refused; send them in a header, from a secret setting"
+    if parts.query or parts.fragment:
+        return "a base URL has no query or fragment"
+    return None
+
+
+# The fields of each service in SERVICES (see myservice.client and docs/services.md).
+SERVICE_FIELDS = {
+    # Secret: never echoed in an error, as it might hold a password (which it refuses).
+    "url": Setting("", "the service's base URL", secret=True, check=check_service_url, required=True),
+    "connect_timeout": Setting(1.0, "seconds to open a connection", minimum=0.001),
+    "read_timeout": Setting(5.0, "seconds to wait for each part of an answer", minimum=0.001),
+    "timeout": Setting(10.0, "seconds a call may take in all, retries included", minimum=0.001),
+    "retries": Setting(2, "attempts after the first, when retrying is safe", minimum=0),
+}
 
 
 SCHEMA: dict[str, Setting] = {
@@ -77,6 +117,7 @@ SCHEMA: dict[str, Setting] = {
     "DATABASE_STATEMENT_TIMEOUT": Setting(
         30.0, "Seconds any statement may run on PostgreSQL (on SQLite: may wait for a lock).", minimum=0.001
     ),
+    "SERVICES": Setting({}, "Other services this one calls: name -> url and limits.", fields=SERVICE_FIELDS),
 }
 
 
@@ -87,28 +128,47 @@ def load_settings(source: Source = None, environ: Mapping[str, str] = os.environ
     if path is None and os.path.lexists(DEFAULT_FILE):  # whatever it is: a folder or a FIFO is refused
         path = DEFAULT_FILE
     if path is not None:
-        settings.update(validate(read_file(Path(path), SERVICE)))
-    settings.update(validate(read_env(environ, ENV_PREFIX)))
+        settings.update(validate(read_file(Path(path), SERVICE), base=settings))
+    settings.update(validate(read_env(environ, ENV_PREFIX), base=settings))
     if isinstance(source, Mapping):
-        settings.update(validate(Entry(key, value, "settings argument") for key, value in source.items()))
+        entries = (Entry(key, value, "settings argument") for key, value in source.items())
+        settings.update(validate(entries, base=settings))
     return settings
 
 
-def validate(entries: Iterable[Entry], schema: Mapping[str, Setting] = SCHEMA) -> dict[str, Value]:
-    """Check every entry's key, type and range; raise SettingsError naming the first bad one."""
-    checked = {}
+def validate(
+    entries: Iterable[Entry], schema: Mapping[str, Setting] = SCHEMA, base: Mapping[str, Value] | None = None
+) -> dict[str, Value]:
+    """Check every entry's key, type and range; raise SettingsError naming the first bad one.
+
+    A key KEY__NAME__FIELD (the variable MYSERVICE_SERVICES__ORDERS__URL) sets one field of one
+    record of a mapping setting, over the value `base` (or an earlier entry) gives it; a record it
+    adds needs its required fields.
+    """
+    checked: dict[str, Value] = {}
+    added: dict[tuple[str, str], str] = {}  # (key, name) of a record added field by field -> where
     for entry in entries:
-        setting = schema.get(entry.key)
-        if setting is None:
+        key, _, path = entry.key.partition("__")
+        setting = schema.get(key if path else entry.key)
+        if setting is None or (path and setting.fields is None):
             close = difflib.get_close_matches(entry.key.upper(), schema, n=1)
             hint = f"did you mean {close[0]}?" if close else "expected one of " + ", ".join(schema)
             raise SettingsError(f"{entry.where}: unknown setting {clip(repr(entry.key))}; {hint}")
-        checked[entry.key] = _check(entry, setting)
+        if path and setting.fields is not None:
+            records = cast(Records, checked.get(key, (base or {}).get(key, setting.default)))
+            checked[key] = _set_field(entry, path.lower(), records, setting.fields, added)
+        else:
+            checked[entry.key] = _check(entry, setting)
+    for (key, name), where in added.items():
+        records = cast(Records, checked[key])
+        records[name] = _complete(where, f"{key}.{name}", records[name], schema[key].fields or {})
     return checked
 
 
 def _check(entry: Entry, setting: Setting) -> Value:
     """Convert (for text sources) and check one value against its setting."""
+    if setting.fields is not None:
+        return _check_records(entry, setting.fields)
     expected = _expected(setting)
     try:
         value = _convert(entry.value, setting.default) if entry.text else entry.value
@@ -123,6 +183,65 @@ def _check(entry: Entry, setting: Setting) -> Value:
     if setting.check is not None and (why := setting.check(value)) is not None:  # type: ignore[arg-type]
         raise SettingsError(f"{entry.where}: {entry.key} has value {found}: {why}")
     return value  # type: ignore[return-value]  # checked by _has_type above
+
+
+def _check_records(entry: Entry, fields: Mapping[str, Setting]) -> Records:
+    """A mapping setting's whole value (a JSON object in text): each name and record checked, defaults added."""
+    try:
+        value = json.loads(str(entry.value)) if entry.text else entry.value
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        kind = "a JSON object" if entry.text else "a mapping"
+        raise SettingsError(f"{entry.where}: {entry.key} has value {shown(entry.value)}; expected {kind} of names")
+    records = {}
+    for name, record in value.items():
+        where = entry.within.get((str(name),), entry.where)
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise SettingsError(f"{where}: {entry.key} has a name {shown(name)}; expected {NAME_RULE}")
+        if not isinstance(record, dict):
+            expected = "a mapping of " + ", ".join(fields)
+            raise SettingsError(f"{where}: {entry.key}.{name} has value {shown(record)}; expected {expected}")
+        given = {str(field): _check_field(entry, name, str(field), item, fields) for field, item in record.items()}
+        records[name] = _complete(where, f"{entry.key}.{name}", given, fields)
+    return records
+
+
+def _check_field(
+    entry: Entry, name: str, field: str, value: object, fields: Mapping[str, Setting], text: bool = False
+) -> Scalar:
+    """Field `field` of the record `name` in the setting `entry` is for, checked against its Setting."""
+    where = entry.within.get((name, field), entry.where)
+    record = f"{entry.key.partition('__')[0]}.{name}"
+    if field not in fields:
+        close = difflib.get_close_matches(field.lower(), fields, n=1)
+        hint = f"did you mean {close[0]}?" if close else "expected one of " + ", ".join(fields)
+        raise SettingsError(f"{where}: {record} has an unknown field {clip(repr(field))}; {hint}")
+    return cast(Scalar, _check(Entry(f"{record}.{field}", value, where, text), fields[field]))
+
+
+def _set_field(
+    entry: Entry, path: str, records: Records, fields: Mapping[str, Setting], added: dict[tuple[str, str], str]
+) -> Records:
+    """A copy of `records` with the one field that `entry` names by `path` (NAME__FIELD) set."""
+    name, _, field = path.partition("__")
+    key = entry.key.partition("__")[0]
+    if not NAME.fullmatch(name) or not field:
+        raise SettingsError(
+            f"{entry.where}: {clip(entry.key)} names no field of a record; expected {key}__<NAME>__<FIELD>"
+        )
+    if name not in records:
+        added.setdefault((key, name), entry.where)
+    value = _check_field(entry, name, field, entry.value, fields, entry.text)
+    return records | {name: records.get(name, {}) | {field: value}}
+
+
+def _complete(where: str, record: str, given: dict[str, Scalar], fields: Mapping[str, Setting]) -> dict[str, Scalar]:
+    """A record with every field, in the fields' order: the defaults where none was given."""
+    for field, setting in fields.items():
+        if setting.required and field not in given:
+            raise SettingsError(f"{where}: {record} has no {field}; expected {setting.doc}")
+    return {field: given.get(field, cast(Scalar, setting.default)) for field, setting in fields.items()}
 
 
 def _expected(setting: Setting) -> str:

@@ -8,7 +8,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -32,12 +32,14 @@ class SettingsError(SystemExit):
 
 @dataclass(frozen=True)
 class Entry:
-    """One raw value and where it came from; `text` values still need converting."""
+    """One raw value and where it came from; `text` values still need converting. `within` says where
+    each key nested in the value was written (a YAML mapping's), by its path of keys."""
 
     key: str
     value: object
     where: str
     text: bool = False
+    within: Mapping[tuple[str, ...], str] = field(default_factory=dict)
 
 
 def clip(text: str, limit: int = SHOWN_CHARACTERS) -> str:
@@ -122,8 +124,27 @@ def _yaml_entries(path: Path, loader: SettingsLoader) -> list[Entry]:
         key = str(loader.construct_object(key_node))
         if key in entries:
             raise SettingsError(f"{where}: {clip(key)} is set twice (first on {entries[key].where})")
-        entries[key] = Entry(key, loader.construct_object(value_node, deep=True), where)
+        value = loader.construct_object(value_node, deep=True)
+        entries[key] = Entry(key, value, where, within=_nested_keys(path, value_node, key))
     return list(entries.values())
+
+
+def _nested_keys(path: Path, node: yaml.Node, setting: str, keys: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
+    """Where each key nested in `node` is written, by its path of keys; a key set twice is an error
+    (PyYAML would keep the last without a word)."""
+    found: dict[tuple[str, ...], str] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return found
+    for key_node, value_node in node.value:
+        nested = (*keys, str(key_node.value))
+        where = f"{path} line {key_node.start_mark.line + 1}"
+        if nested in found:
+            raise SettingsError(
+                f"{where}: {clip('.'.join((setting, *nested)))} is set twice (first on {found[nested]})"
+            )
+        found[nested] = where
+        found |= _nested_keys(path, value_node, setting, nested)
+    return found
 
 
 def read_ini(path: Path, text: str, section: str) -> list[Entry]:

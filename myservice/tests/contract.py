@@ -17,8 +17,11 @@ from quart import Blueprint, Quart, abort
 from quart_schema import validate_headers, validate_querystring, validate_request, validate_response
 
 from myservice import create_app
+from myservice.client import service
 from myservice.openapi import problem_response
 from myservice.views import find_blueprints
+
+from .downstream import NAME as DOWNSTREAM
 
 contract = Blueprint("contract", __name__, url_prefix="/contract")
 
@@ -105,6 +108,14 @@ async def get_contract_greeting(headers: Caller) -> Greeting:
 async def get_contract_order(order_id: int) -> Receipt:
     """Get a placed order: none is kept, so every id is a 404."""
     abort(404, f"There is no order {order_id}.")
+
+
+@contract.get("/stock/<int:item_id>")
+@validate_response(Greeting)
+@problem_response(502, 504, description="The downstream service failed, or did not answer in time.")
+async def get_contract_stock(item_id: int) -> Greeting:
+    """Ask the downstream service about an item, as a view that calls another service does."""
+    return Greeting((await service(DOWNSTREAM).get(f"/items/{item_id}")).text)
 
 
 def create_contract_app(settings: dict[str, object] | None = None) -> Quart:

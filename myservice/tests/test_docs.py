@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from types import ModuleType
 import pytest
 
 from myservice import create_app
-from myservice.settings import ENV_PREFIX, SCHEMA, Value
+from myservice.settings import ENV_PREFIX, SCHEMA, SERVICE, Value
 
 from .helpers import REPO
 
@@ -216,4 +217,60 @@ def test_per_process_state_example_passes_mypy_strict(state_example: ModuleType)
     """Its typed accessor keeps views type-checked (mypy --strict, as `make lint` runs it)."""
     command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(state_example.__file__)]
     checked = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert checked.returncode == 0, checked.stdout
+
+
+# conftest.py for services.md's example: create_app finds the example's blueprint as if it were in views/.
+SERVICES_EXAMPLE_CONFTEST = f"""
+import pytest
+from {SERVICE} import app
+from prices_example import prices
+
+
+@pytest.fixture(autouse=True)
+def _prices_in_views(monkeypatch):
+    found = app.find_blueprints
+    monkeypatch.setattr(app, "find_blueprints", lambda: [*found(), prices])
+"""
+
+
+@pytest.fixture(name="services_example")
+def _services_example(tmp_path: Path) -> Path:
+    """services.md's example view, its example tests (importing the test server by its absolute name), and
+    what pytest needs to run them, in a folder."""
+    (tmp_path / "prices_example.py").write_text(example(DOCS / "services.md", "A full example view"))
+    tests = example(DOCS / "services.md", "Testing it").replace("from .downstream", f"from {SERVICE}.tests.downstream")
+    (tmp_path / "test_prices_example.py").write_text(tests)
+    (tmp_path / "conftest.py").write_text(SERVICES_EXAMPLE_CONFTEST)
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_services_example_passes_its_tests(services_example: Path) -> None:
+    """The example view of docs/services.md passes the example tests beside it, against a real server."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(services_example)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.run(
+        command, cwd=services_example, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 passed" in run.stdout
+
+
+@pytest.mark.slow
+def test_services_example_passes_mypy_strict(services_example: Path) -> None:
+    """The example view is typed: mypy --strict, as `make lint` runs it."""
+    command = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--strict",
+        "--no-incremental",
+        str(services_example / "prices_example.py"),
+    ]
+    # From the repository, as `make lint` runs it: mypy then finds the package's types.
+    checked = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert checked.returncode == 0, checked.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,13 +13,31 @@ import pytest
 import yaml
 
 from myservice import create_app
-from myservice.settings import SCHEMA, Entry, Setting, SettingsError, load_settings, printable, validate
+from myservice.settings import (
+    ENV_PREFIX,
+    SCHEMA,
+    SERVICE,
+    SERVICE_FIELDS,
+    Entry,
+    Setting,
+    SettingsError,
+    load_settings,
+    printable,
+    validate,
+)
 
 from .helpers import REPO
 
 ASSETS = Path(__file__).parent / "assets"
 DEFAULTS = {key: setting.default for key, setting in SCHEMA.items()}
-TWIN_VALUES = {"DEBUG": True, "LOG_LEVEL": "WARNING", "MAX_CONTENT_LENGTH": 2048}
+FIELD_DEFAULTS = {field: setting.default for field, setting in SERVICE_FIELDS.items() if not setting.required}
+TWIN_SERVICE = {"url": "http://127.0.0.1:9/api", **FIELD_DEFAULTS, "retries": 0}
+TWIN_VALUES = {
+    "DEBUG": True,
+    "LOG_LEVEL": "WARNING",
+    "MAX_CONTENT_LENGTH": 2048,
+    "SERVICES": {"downstream": TWIN_SERVICE},
+}
 
 
 def assert_twin_values(settings: Mapping[str, object]) -> None:
@@ -374,3 +393,199 @@ def start_app(environ: Mapping[str, str], timeout: float = 60) -> subprocess.Com
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def test_service_fields_take_their_defaults() -> None:
+    """A service given only its url has every other field at its default, in the fields' order."""
+    services = load_settings({"SERVICES": {"search": {"url": "https://search"}}}, environ={})["SERVICES"]
+    assert services == {"search": {"url": "https://search", **FIELD_DEFAULTS}}
+    assert list(services["search"]) == list(SERVICE_FIELDS)
+
+
+def test_environment_sets_one_field_of_a_service_in_the_file() -> None:
+    """NAME__FIELD in a variable changes that field of that service; the file gives the rest."""
+    environ = {"QUART_SETTINGS": str(ASSETS / "settings.yml"), f"{ENV_PREFIX}SERVICES__DOWNSTREAM__TIMEOUT": "2.5"}
+    assert load_settings(environ=environ)["SERVICES"] == {"downstream": TWIN_SERVICE | {"timeout": 2.5}}
+
+
+def test_environment_adds_a_service_field_by_field() -> None:
+    """Variables may add a service the file lacks, given its url."""
+    environ = {
+        "QUART_SETTINGS": str(ASSETS / "settings.ini"),
+        f"{ENV_PREFIX}SERVICES__SEARCH__RETRIES": "5",
+        f"{ENV_PREFIX}SERVICES__SEARCH__URL": "http://search:8000",
+    }
+    services = load_settings(environ=environ)["SERVICES"]
+    assert services == {
+        "downstream": TWIN_SERVICE,
+        "search": {"url": "http://search:8000", **FIELD_DEFAULTS, "retries": 5},
+    }
+
+
+def test_environment_json_replaces_the_services_of_the_file() -> None:
+    """The whole mapping as JSON replaces the file's, as any setting does; a field variable then applies over it."""
+    environ = {
+        "QUART_SETTINGS": str(ASSETS / "settings.yml"),
+        f"{ENV_PREFIX}SERVICES": '{"search": {"url": "http://search"}}',
+        f"{ENV_PREFIX}SERVICES__SEARCH__CONNECT_TIMEOUT": "0.25",
+    }
+    services = load_settings(environ=environ)["SERVICES"]
+    assert services == {"search": {"url": "http://search", **FIELD_DEFAULTS, "connect_timeout": 0.25}}
+
+
+def test_ini_sets_a_service_field_by_key(tmp_path: Path) -> None:
+    """In an INI file a key SERVICES__<name>__<field> sets one field, over the JSON value above it."""
+    path = tmp_path / "s.ini"
+    path.write_text(f'[{SERVICE}]\nSERVICES = {{"a": {{"url": "http://a"}}}}\nSERVICES__a__read_timeout = 0.5\n')
+    assert load_settings(path, environ={})["SERVICES"] == {
+        "a": {"url": "http://a", **FIELD_DEFAULTS, "read_timeout": 0.5}
+    }
+
+
+def test_settings_file_defaults_are_not_changed_by_a_field_variable() -> None:
+    """Setting a field makes new mappings: the schema's default and the file's value stay as they were."""
+    load_settings(environ={f"{ENV_PREFIX}SERVICES__A__URL": "http://a"})
+    assert SCHEMA["SERVICES"].default == {}
+    assert load_settings(environ={})["SERVICES"] == {}
+
+
+YAML_SERVICE = "DEBUG: true\nSERVICES:\n  billing:\n    url: http://billing:8000\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "s.yml",
+            YAML_SERVICE + "    timeout: -1\n",
+            "s.yml line 5: SERVICES.billing.timeout has value -1; expected a finite number >= 0.001",
+        ),
+        (
+            "s.yml",
+            YAML_SERVICE + "    uri: x\n",
+            "s.yml line 5: SERVICES.billing has an unknown field 'uri'; did you mean url?",
+        ),
+        (
+            "s.yml",
+            YAML_SERVICE + "    retries: 1.5\n",
+            "s.yml line 5: SERVICES.billing.retries has value 1.5; expected an integer >= 0",
+        ),
+        (
+            "s.yml",
+            YAML_SERVICE + "    retries: -1\n",
+            "s.yml line 5: SERVICES.billing.retries has value -1; expected an integer >= 0",
+        ),
+        (
+            "s.yml",
+            YAML_SERVICE + "    timeout: .inf\n",
+            "line 5: SERVICES.billing.timeout has value inf; expected a finite",
+        ),
+        (
+            "s.yml",
+            YAML_SERVICE + "    url: http://x\n",
+            "s.yml line 5: SERVICES.billing.url is set twice \\(first on .*s.yml line 4\\)",
+        ),
+        (
+            "s.yml",
+            YAML_SERVICE + "  Billing:\n    url: x\n",
+            "s.yml line 5: SERVICES has a name 'Billing'; expected lowercase letters",
+        ),
+        (
+            "s.yml",
+            "SERVICES:\n  billing: http://billing\n",
+            "s.yml line 2: SERVICES.billing has value 'http://billing'; expected a mapping of url,",
+        ),
+        (
+            "s.yml",
+            "SERVICES:\n  billing:\n    timeout: 3\n",
+            "s.yml line 2: SERVICES.billing has no url; expected the service's base URL",
+        ),
+        (
+            "s.yml",
+            "SERVICES:\n  - billing\n",
+            "s.yml line 1: SERVICES has value \\['billing'\\]; expected a mapping of names",
+        ),
+        (
+            "s.yml",
+            "SERVICES:\n  billing:\n    url: ftp://billing\n",
+            "s.yml line 3: SERVICES.billing.url has value <secret>: it is not an http:// or https:// URL",
+        ),
+        (
+            "s.yml",
+            "SERVICES:\n  a:\n    url: http://a:99999\n",
+            "s.yml line 3: SERVICES.a.url has value <secret>: it is not an http",
+        ),
+        (
+            "s.yml",
+            "SERVICES:\n  a:\n    url: http://a/?x=1\n",
+            "s.yml line 3: SERVICES.a.url has value <secret>: a base URL has no query",
+        ),
+        (
+            "s.ini",
+            f'[{SERVICE}]\nDEBUG = true\nSERVICES = {{"a": {{"url": "http://a", "timeout": 0}}}}\n',
+            "s.ini line 3: SERVICES.a.timeout has value 0; expected a finite number >= 0.001",
+        ),
+        (
+            "s.ini",
+            f'[{SERVICE}]\nSERVICES = {{"a": \n',
+            "s.ini line 2: SERVICES has value '{\"a\":'; expected a JSON object of names",
+        ),
+        (
+            "s.ini",
+            f"[{SERVICE}]\nSERVICES__a__timeout = soon\n",
+            "s.ini line 2: SERVICES.a.timeout has value 'soon'; expected a finite number",
+        ),
+        ("s.ini", f"[{SERVICE}]\nSERVICES__a__timeout = 1\n", "s.ini line 2: SERVICES.a has no url"),
+    ],
+)
+def test_services_file_error(tmp_path: Path, name: str, text: str, message: str) -> None:
+    """A mistake in a service is one line naming the file, the line, the service and the field."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SERVICES__SEARCH__TIMEOUT", "2", "SERVICES.search has no url; expected the service's base URL"),
+        ("SERVICES__SEARCH__TIMOUT", "2", "SERVICES.search has an unknown field 'timout'; did you mean timeout?"),
+        ("SERVICES__SEARCH__URL", "search:8000", "SERVICES.search.url has value <secret>: it is not an http"),
+        (
+            "SERVICES__SEARCH",
+            "http://search",
+            "SERVICES__SEARCH names no field of a record; expected SERVICES__<NAME>__<FIELD>",
+        ),
+        ("SERVICES___SEARCH__URL", "http://search", "SERVICES___SEARCH__URL names no field of a record"),
+        ("SERVICES", "[]", "SERVICES has value '\\[\\]'; expected a JSON object of names"),
+        (
+            "SERVICES",
+            '{"a": {"url": "http://user:pw@a"}}',
+            "SERVICES.a.url has value <secret>: a URL holding credentials is refused",
+        ),
+        ("DEBUG__X", "1", "unknown setting 'DEBUG__X'; did you mean DEBUG\\?"),
+    ],
+)
+def test_services_environment_error(variable: str, value: str, message: str) -> None:
+    """A variable that names a service wrongly, or gives a bad value, is one line naming it."""
+    with pytest.raises(SettingsError, match=f"^environment variable {ENV_PREFIX}{variable}: {message}"):
+        load_settings(environ={f"{ENV_PREFIX}{variable}": value})
+
+
+def test_service_url_with_credentials_is_not_echoed() -> None:
+    """The url field is never echoed in an error: it might hold a password."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"SERVICES": {"a": {"url": "http://user:hunter2@a"}}}, environ={})
+    assert "hunter2" not in str(raised.value)
+
+
+def test_settings_command_prints_the_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`quart settings` prints each service with all its fields; `quart settings SERVICES` as JSON."""
+    monkeypatch.setenv(f"{ENV_PREFIX}SERVICES__SEARCH__URL", "http://search:8000")
+    expected = {"search": {"url": "http://search:8000", **FIELD_DEFAULTS}}
+    runner = create_app().test_cli_runner()
+    result = runner.invoke(args=["settings"])
+    assert (result.exit_code, yaml.safe_load(result.output)["SERVICES"]) == (0, expected)
+    result = runner.invoke(args=["settings", "SERVICES"])
+    assert (result.exit_code, json.loads(result.output)) == (0, expected)
