@@ -449,7 +449,7 @@ def test_settings_file_defaults_are_not_changed_by_a_field_variable() -> None:
     assert load_settings(environ={})["SERVICES"] == {}
 
 
-YAML_SERVICE = "DEBUG: true\nSERVICES:\n  billing:\n    url: http://billing:8000\n"
+YAML_SERVICE = "DEBUG: true\nSERVICES:\n  downstream:\n    url: http://downstream:8000\n"
 
 
 @pytest.mark.parametrize(
@@ -458,57 +458,57 @@ YAML_SERVICE = "DEBUG: true\nSERVICES:\n  billing:\n    url: http://billing:8000
         (
             "s.yml",
             YAML_SERVICE + "    timeout: -1\n",
-            "s.yml line 5: SERVICES.billing.timeout has value -1; expected a finite number >= 0.001",
+            "s.yml line 5: SERVICES.downstream.timeout has value -1; expected a finite number >= 0.001",
         ),
         (
             "s.yml",
             YAML_SERVICE + "    uri: x\n",
-            "s.yml line 5: SERVICES.billing has an unknown field 'uri'; did you mean url?",
+            "s.yml line 5: SERVICES.downstream has an unknown field 'uri'; did you mean url?",
         ),
         (
             "s.yml",
             YAML_SERVICE + "    retries: 1.5\n",
-            "s.yml line 5: SERVICES.billing.retries has value 1.5; expected an integer >= 0",
+            "s.yml line 5: SERVICES.downstream.retries has value 1.5; expected an integer >= 0",
         ),
         (
             "s.yml",
             YAML_SERVICE + "    retries: -1\n",
-            "s.yml line 5: SERVICES.billing.retries has value -1; expected an integer >= 0",
+            "s.yml line 5: SERVICES.downstream.retries has value -1; expected an integer >= 0",
         ),
         (
             "s.yml",
             YAML_SERVICE + "    timeout: .inf\n",
-            "line 5: SERVICES.billing.timeout has value inf; expected a finite",
+            "line 5: SERVICES.downstream.timeout has value inf; expected a finite",
         ),
         (
             "s.yml",
             YAML_SERVICE + "    url: http://x\n",
-            "s.yml line 5: SERVICES.billing.url is set twice \\(first on .*s.yml line 4\\)",
+            "s.yml line 5: SERVICES.downstream.url is set twice \\(first on .*s.yml line 4\\)",
         ),
         (
             "s.yml",
-            YAML_SERVICE + "  Billing:\n    url: x\n",
-            "s.yml line 5: SERVICES has a name 'Billing'; expected lowercase letters",
+            YAML_SERVICE + "  Downstream:\n    url: x\n",
+            "s.yml line 5: SERVICES has a name 'Downstream'; expected lowercase letters",
         ),
         (
             "s.yml",
-            "SERVICES:\n  billing: http://billing\n",
-            "s.yml line 2: SERVICES.billing has value 'http://billing'; expected a mapping of url,",
+            "SERVICES:\n  downstream: http://downstream\n",
+            "s.yml line 2: SERVICES.downstream has value 'http://downstream'; expected a mapping of url,",
         ),
         (
             "s.yml",
-            "SERVICES:\n  billing:\n    timeout: 3\n",
-            "s.yml line 2: SERVICES.billing has no url; expected the service's base URL",
+            "SERVICES:\n  downstream:\n    timeout: 3\n",
+            "s.yml line 2: SERVICES.downstream has no url; expected the service's base URL",
         ),
         (
             "s.yml",
-            "SERVICES:\n  - billing\n",
-            "s.yml line 1: SERVICES has value \\['billing'\\]; expected a mapping of names",
+            "SERVICES:\n  - downstream\n",
+            "s.yml line 1: SERVICES has value \\['downstream'\\]; expected a mapping of names",
         ),
         (
             "s.yml",
-            "SERVICES:\n  billing:\n    url: ftp://billing\n",
-            "s.yml line 3: SERVICES.billing.url has value <secret>: it is not an http:// or https:// URL",
+            "SERVICES:\n  downstream:\n    url: ftp://downstream\n",
+            "s.yml line 3: SERVICES.downstream.url has value <secret>: it is not an http:// or https:// URL",
         ),
         (
             "s.yml",
