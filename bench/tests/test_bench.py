@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bench import bench, instructions
-from bench.bench import free_port
 from bench.instructions import have_valgrind, parse_collected
 from bench.load import LoadResult, parse_wrk, python_load, wrk_command
 from bench.report import PATHS, Results, markdown, ratios
+from bench.rounds import free_port
 from bench.servers import Target, serve_line, started, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ def test_a_wrapper_command_runs_the_server() -> None:
 def test_bench_runs_end_to_end_into_a_results_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One short round of every target with the Python load generator writes the report it prints."""
+    """One short round of every target and the database lane (Python load generator) writes the report it prints."""
     results = tmp_path / "results.md"
     monkeypatch.chdir(REPO)  # where make finds the serve command
     argv = ["--rounds", "1", "--duration", "1", "--cold-starts", "1", "--servers", "hypercorn,uvicorn"]
@@ -154,6 +154,10 @@ def test_bench_runs_end_to_end_into_a_results_file(
         assert f"| {name} | GET /healthz |" in text
     assert "| req/s hypercorn skeleton / hypercorn bare, GET / |" in text
     assert "| cold start hypercorn skeleton / hypercorn bare |" in text
+    if "Database lane skipped: " in out:  # no PostgreSQL on 127.0.0.1:5432: the report says so, the rest ran
+        assert "- database lane: skipped: " in text
+    else:
+        assert "| req/s hypercorn skeleton + SQLAlchemy / hypercorn bare + asyncpg, GET /bench_items/1 |" in text
 
 
 @pytest.mark.slow
