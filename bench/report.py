@@ -14,6 +14,7 @@ from bench.load import LoadResult
 from bench.servers import Target
 
 PATHS = ("/", "/healthz")
+RATIO_HEAD = ["", "| ratio | median over rounds | lowest-highest round |", "|---|---:|---:|"]
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,23 @@ def machine() -> dict[str, str]:
     }
 
 
+def round_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
+    """The round-by-round ratios (rounds alternate, so each pair saw the same machine)."""
+    return [n / d for n, d in zip(numerators, denominators, strict=True) if d]
+
+
 def ratio(numerators: list[float], denominators: list[float]) -> float:
-    """The median of the round-by-round ratios (rounds alternate, so each pair saw the same machine)."""
-    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True) if d)
+    """The median of the round-by-round ratios."""
+    return statistics.median(round_ratios(numerators, denominators))
 
 
-def ratios(results: Results) -> list[tuple[str, float]]:
+def spread(numerators: list[float], denominators: list[float]) -> str:
+    """The lowest and the highest round-by-round ratio: how noisy the machine was."""
+    each = round_ratios(numerators, denominators)
+    return f"{min(each):.2f}-{max(each):.2f}x"
+
+
+def ratios(results: Results) -> list[tuple[str, float, str]]:
     """Skeleton / bare on the first server, other servers / the first for the skeleton, cold start."""
     first, bare = results.targets[0], results.targets[1]
     rows = []
@@ -67,9 +79,10 @@ def ratios(results: Results) -> list[tuple[str, float]]:
         label = f"{top.name} / {bottom.name}"
         for path in PATHS:
             rates = [[r.requests_per_second for r in results.load[t.name, path]] for t in (top, bottom)]
-            rows.append((f"req/s {label}, GET {path}", ratio(*rates)))
+            rows.append((f"req/s {label}, GET {path}", ratio(*rates), spread(*rates)))
     skeleton, baseline = results.cold_starts[first.name], results.cold_starts[bare.name]
-    rows.append((f"cold start {first.name} / {bare.name}", statistics.median(skeleton) / statistics.median(baseline)))
+    cold = statistics.median(skeleton) / statistics.median(baseline)
+    rows.append((f"cold start {first.name} / {bare.name} (medians)", cold, ""))
     return rows
 
 
@@ -81,8 +94,8 @@ def markdown(results: Results) -> str:
     lines += ["", "| cold start (process start to first 200 on /healthz) | median s | runs |", "|---|---:|---:|"]
     for name, seconds in results.cold_starts.items():
         lines.append(f"| {name} | {statistics.median(seconds):.2f} | {len(seconds)} |")
-    lines += ["", "| ratio (median over rounds) | value |", "|---|---:|"]
-    lines += [f"| {label} | {value:.2f}x |" for label, value in ratios(results)]
+    lines += RATIO_HEAD
+    lines += [f"| {label} | {value:.2f}x | {rounds} |" for label, value, rounds in ratios(results)]
     if results.instructions:
         lines += ["", "| instructions per GET / in the server process (callgrind) | count |", "|---|---:|"]
         lines += [f"| {name} | {count:,} |" for name, count in results.instructions.items()]
@@ -117,8 +130,8 @@ def database_lane(lane: Lane) -> list[str]:
     lines += [f"- {key}: {value}" for key, value in lane.setup.items()]
     lines += load_table(lane.targets, [lane.path], lane.load)
     rates = [[r.requests_per_second for r in lane.load[t.name, lane.path]] for t in (service, bare)]
-    lines += ["", "| ratio (median over rounds) | value |", "|---|---:|"]
-    lines.append(f"| req/s {service.name} / {bare.name}, GET {lane.path} | {ratio(*rates):.2f}x |")
+    lines += RATIO_HEAD
+    lines.append(f"| req/s {service.name} / {bare.name}, GET {lane.path} | {ratio(*rates):.2f}x | {spread(*rates)} |")
     if lane.instructions:
         lines += ["", f"| instructions per GET {lane.path} in the server process (callgrind) | count |", "|---|---:|"]
         lines += [f"| {name} | {count:,} |" for name, count in lane.instructions.items()]
