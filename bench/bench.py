@@ -1,8 +1,8 @@
 """`make bench`: the service (as `make serve` runs it) against a bare Quart app on the same server.
 
-    make bench                                   # 3 rounds of 4 s per target and path, ~1.5 min
+    make bench                                   # 3 rounds of 4 s per target and path, ~2 min
     make bench ROUNDS=5 DURATION=10 WORKERS=1 SERVERS=hypercorn,uvicorn
-    make bench INSTRUCTIONS=1                    # and instructions per request under valgrind, +15 min
+    make bench INSTRUCTIONS=1                    # and instructions per request under valgrind, +10 min
 
 Targets are alternated round by round and only same-run ratios are worth comparing: absolute
 numbers depend on the machine and whatever else runs on it. The database lane (bench/database_lane.py)
