@@ -21,8 +21,7 @@ PATH = f"/{NAME}/1"
 
 
 def measure_database(server: str, args: argparse.Namespace, prefix: list[str], wrk: bool, count: bool) -> Lane:
-    """Both sides loaded in alternated rounds and, if `count`, their instructions per request; NoServerError if
-    no PostgreSQL answers."""
+    """Both sides in alternated rounds, and their instructions if `count`; NoServerError without PostgreSQL."""
     version = server_version()
     targets = [Target(server, bare=False, database=True), Target(server, bare=True, database=True)]
     with scratch_database() as url:
