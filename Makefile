@@ -80,7 +80,7 @@ db-revision: install ## New migration from the models' changes (the database is 
 	$(BIN)/alembic upgrade head
 	$(BIN)/alembic revision --autogenerate -m "$$MSG"
 
-bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app [ROUNDS= DURATION= WORKERS= SERVERS= INSTRUCTIONS=1]
+bench: install ## Requests/s, latency and cold start of the service vs a bare Quart app, and a PostgreSQL read [ROUNDS= DURATION= WORKERS= SERVERS= INSTRUCTIONS=1]
 	$(BIN)/python -m bench.bench
 
 requirements: install ## Re-pin requirements*.txt from the ranges in setup.py and requirements-dev.in [UPGRADE=1: newest allowed]

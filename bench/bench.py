@@ -1,31 +1,31 @@
 """`make bench`: the service (as `make serve` runs it) against a bare Quart app on the same server.
 
-    make bench                                   # 3 rounds of 4 s per target and path, ~1.5 min
+    make bench                                   # 3 rounds of 4 s per target and path, ~2 min
     make bench ROUNDS=5 DURATION=10 WORKERS=1 SERVERS=hypercorn,uvicorn
     make bench INSTRUCTIONS=1                    # and instructions per request under valgrind, +10 min
 
 Targets are alternated round by round and only same-run ratios are worth comparing: absolute
-numbers depend on the machine and whatever else runs on it. Only 127.0.0.1 is used; every
-process started is killed (its whole process group) before the script ends.
+numbers depend on the machine and whatever else runs on it. The database lane (bench/database_lane.py)
+runs when a PostgreSQL answers on 127.0.0.1:5432. Only 127.0.0.1 is used; every process started is
+killed (its whole process group) before the script ends.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shlex
 import shutil
-import socket
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench.database_lane import measure_database
 from bench.instructions import VALGRIND_HINT, have_valgrind, per_request
-from bench.load import WRK_HINT, LoadResult, have_wrk, python_load, run_wrk
-from bench.report import PATHS, Results, markdown
-from bench.servers import REPO, Target, cold_start, started, wait_until_up
-
-WARMUP_SECONDS = 1.0
+from bench.load import WRK_HINT, have_wrk
+from bench.postgres import NoServerError
+from bench.report import PATHS, Lane, Results, markdown
+from bench.rounds import WARMUP_SECONDS, alternate, free_port, serve_all
+from bench.servers import REPO, Target, cold_start
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,13 +49,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def pin(workers: int) -> tuple[list[str], str]:
     """Servers on the first cores, this process and its load generator on the last: taskset's prefix."""
     cores = sorted(os.sched_getaffinity(0))
@@ -66,13 +59,6 @@ def pin(workers: int) -> tuple[list[str], str]:
     return ["taskset", "-c", server_cores], f"servers on core {server_cores}, load generator on core {cores[-1]}"
 
 
-def load(port: int, path: str, seconds: float, wrk: bool) -> LoadResult:
-    """One bounded load run against 127.0.0.1:`port``path`."""
-    if wrk:
-        return run_wrk(f"http://127.0.0.1:{port}{path}", seconds, [])
-    return asyncio.run(python_load("127.0.0.1", port, path, seconds))
-
-
 def measure(targets: list[Target], args: argparse.Namespace, prefix: list[str], wrk: bool) -> Results:
     """Cold starts, then every target served at once and loaded in turn, round after round."""
     env = {"WORKERS": str(args.workers)}
@@ -80,20 +66,21 @@ def measure(targets: list[Target], args: argparse.Namespace, prefix: list[str], 
     for _ in range(args.cold_starts):
         for target in targets:
             cold[target.name].append(cold_start(target, free_port(), env, prefix))
-    results: dict[tuple[str, str], list[LoadResult]] = {(t.name, path): [] for t in targets for path in PATHS}
     with ExitStack() as stack:
-        ports = {target.name: free_port() for target in targets}
-        for target in targets:
-            running = stack.enter_context(started(target, ports[target.name], env, prefix))
-            wait_until_up(running, f"http://127.0.0.1:{ports[target.name]}/healthz")
-            for path in PATHS:
-                load(ports[target.name], path, WARMUP_SECONDS, wrk)
-        for round_ in range(args.rounds):
-            order = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
-            for path in PATHS:
-                for target in order:
-                    results[target.name, path].append(load(ports[target.name], path, args.duration, wrk))
+        ports = serve_all(stack, targets, env, prefix, PATHS, wrk)
+        results = alternate(targets, ports, PATHS, args.rounds, args.duration, wrk)
     return Results(targets, results, cold, {})
+
+
+def database_lane(server: str, args: argparse.Namespace, prefix: list[str], wrk: bool, count: bool) -> Lane | str:
+    """The database lane on `server`, or why it was skipped (printed in one line): no PostgreSQL answers."""
+    counting = ", then their instructions per request under callgrind" if count else ""
+    print(f"Database lane: the service and a bare asyncpg app reading one row from PostgreSQL{counting}", flush=True)
+    try:
+        return measure_database(server, args, prefix, wrk, count)
+    except NoServerError as error:
+        print(f"Database lane skipped: {error}", flush=True)
+        return str(error)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     prefix, pinning = pin(args.workers)
     print(f"Benchmarking {', '.join(t.name for t in targets)}: {pinning}", flush=True)
     results = measure(targets, args, prefix, wrk)
+    count = args.instructions and have_valgrind()
+    lane = database_lane(servers[0], args, prefix, wrk, count)
     command = (
         f"make bench ROUNDS={args.rounds} DURATION={args.duration:g} WORKERS={args.workers} SERVERS={','.join(servers)}"
     ) + (" INSTRUCTIONS=1" if args.instructions else "")
@@ -115,14 +104,17 @@ def main(argv: list[str] | None = None) -> None:
     setup["rounds"] = (
         f"{args.rounds} x {args.duration:g} s per target and path, alternated, after a {WARMUP_SECONDS:g} s warm-up"
     )
+    if isinstance(lane, str):
+        setup["database lane"] = f"skipped: {lane}"
+    database = lane if isinstance(lane, Lane) else None
     counts = {}
-    if args.instructions and not have_valgrind():
+    if args.instructions and not count:
         print(VALGRIND_HINT, flush=True)
     elif args.instructions:
-        print("Counting instructions per request under callgrind (minutes)", flush=True)
+        print("Counting instructions per GET / under callgrind (minutes)", flush=True)
         one_process = {"WORKERS": "1"}  # callgrind counts the process it starts, not worker processes
         counts = {target.name: per_request(target, free_port(), one_process) for target in targets[:2]}
-    report = markdown(Results(results.targets, results.load, results.cold_starts, setup, counts))
+    report = markdown(Results(results.targets, results.load, results.cold_starts, setup, counts, database))
     print(report)
     args.results.write_text(report)
     print(f"Written to {shlex.quote(str(args.results))}")

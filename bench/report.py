@@ -14,6 +14,7 @@ from bench.load import LoadResult
 from bench.servers import Target
 
 PATHS = ("/", "/healthz")
+RATIO_HEAD = ["", "| ratio | median over rounds | lowest-highest round |", "|---|---:|---:|"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,18 @@ class Results:
     cold_starts: dict[str, list[float]]
     setup: dict[str, str]
     instructions: dict[str, int] = field(default_factory=dict)  # per GET /, by target name (callgrind)
+    database: Lane | None = None
+
+
+@dataclass(frozen=True)
+class Lane:
+    """The database lane: the service and the bare app reading one row at `path`, same server, same run."""
+
+    targets: Sequence[Target]  # the service, then the bare app
+    path: str
+    load: dict[tuple[str, str], list[LoadResult]]
+    setup: dict[str, str]
+    instructions: dict[str, int] = field(default_factory=dict)  # per request, by target name (callgrind)
 
 
 def machine() -> dict[str, str]:
@@ -41,12 +54,23 @@ def machine() -> dict[str, str]:
     }
 
 
+def round_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
+    """The round-by-round ratios (rounds alternate, so each pair saw the same machine)."""
+    return [n / d for n, d in zip(numerators, denominators, strict=True) if d]
+
+
 def ratio(numerators: list[float], denominators: list[float]) -> float:
-    """The median of the round-by-round ratios (rounds alternate, so each pair saw the same machine)."""
-    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True) if d)
+    """The median of the round-by-round ratios."""
+    return statistics.median(round_ratios(numerators, denominators))
 
 
-def ratios(results: Results) -> list[tuple[str, float]]:
+def spread(numerators: list[float], denominators: list[float]) -> str:
+    """The lowest and the highest round-by-round ratio: how noisy the machine was."""
+    each = round_ratios(numerators, denominators)
+    return f"{min(each):.2f}-{max(each):.2f}x"
+
+
+def ratios(results: Results) -> list[tuple[str, float, str]]:
     """Skeleton / bare on the first server, other servers / the first for the skeleton, cold start."""
     first, bare = results.targets[0], results.targets[1]
     rows = []
@@ -55,9 +79,10 @@ def ratios(results: Results) -> list[tuple[str, float]]:
         label = f"{top.name} / {bottom.name}"
         for path in PATHS:
             rates = [[r.requests_per_second for r in results.load[t.name, path]] for t in (top, bottom)]
-            rows.append((f"req/s {label}, GET {path}", ratio(*rates)))
+            rows.append((f"req/s {label}, GET {path}", ratio(*rates), spread(*rates)))
     skeleton, baseline = results.cold_starts[first.name], results.cold_starts[bare.name]
-    rows.append((f"cold start {first.name} / {bare.name}", statistics.median(skeleton) / statistics.median(baseline)))
+    cold = statistics.median(skeleton) / statistics.median(baseline)
+    rows.append((f"cold start {first.name} / {bare.name} (medians)", cold, ""))
     return rows
 
 
@@ -65,24 +90,51 @@ def markdown(results: Results) -> str:
     """The whole report."""
     lines = ["# make bench", ""]
     lines += [f"- {key}: {value}" for key, value in {**machine(), **results.setup}.items()]
-    lines += ["", "| server + app | path | req/s | p50 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|"]
-    for target in results.targets:
-        for path in PATHS:
-            runs = results.load[target.name, path]
-            rate, p50, p99 = (
-                statistics.median(getattr(r, f) for r in runs) for f in ("requests_per_second", "p50_ms", "p99_ms")
-            )
-            errors = sum(r.errors for r in runs)
-            lines.append(f"| {target.name} | GET {path} | {rate:,.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
+    lines += load_table(results.targets, PATHS, results.load)
     lines += ["", "| cold start (process start to first 200 on /healthz) | median s | runs |", "|---|---:|---:|"]
     for name, seconds in results.cold_starts.items():
         lines.append(f"| {name} | {statistics.median(seconds):.2f} | {len(seconds)} |")
-    lines += ["", "| ratio (median over rounds) | value |", "|---|---:|"]
-    lines += [f"| {label} | {value:.2f}x |" for label, value in ratios(results)]
+    lines += RATIO_HEAD
+    lines += [f"| {label} | {value:.2f}x | {rounds} |" for label, value, rounds in ratios(results)]
     if results.instructions:
         lines += ["", "| instructions per GET / in the server process (callgrind) | count |", "|---|---:|"]
         lines += [f"| {name} | {count:,} |" for name, count in results.instructions.items()]
         skeleton, bare = (target.name for target in results.targets[:2])
         value = results.instructions[bare] / results.instructions[skeleton]
         lines += ["", f"Instructions {bare} / {skeleton}: {value:.2f}x (the req/s ratio, were both run alike)."]
+    if results.database:
+        lines += database_lane(results.database)
     return "\n".join(lines) + "\n"
+
+
+def load_table(
+    targets: Sequence[Target], paths: Sequence[str], load: dict[tuple[str, str], list[LoadResult]]
+) -> list[str]:
+    """Requests/s, latency and errors of every target and path (medians over rounds; errors summed)."""
+    lines = ["", "| server + app | path | req/s | p50 ms | p99 ms | errors |", "|---|---|---:|---:|---:|---:|"]
+    for target in targets:
+        for path in paths:
+            runs = load[target.name, path]
+            rate, p50, p99 = (
+                statistics.median(getattr(r, f) for r in runs) for f in ("requests_per_second", "p50_ms", "p99_ms")
+            )
+            errors = sum(r.errors for r in runs)
+            lines.append(f"| {target.name} | GET {path} | {rate:,.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
+    return lines
+
+
+def database_lane(lane: Lane) -> list[str]:
+    """The database lane's section: its setup, its table, the same-run ratio and the instruction counts."""
+    service, bare = lane.targets
+    lines = ["", f"## Database lane: GET {lane.path}, one row from PostgreSQL", ""]
+    lines += [f"- {key}: {value}" for key, value in lane.setup.items()]
+    lines += load_table(lane.targets, [lane.path], lane.load)
+    rates = [[r.requests_per_second for r in lane.load[t.name, lane.path]] for t in (service, bare)]
+    lines += RATIO_HEAD
+    lines.append(f"| req/s {service.name} / {bare.name}, GET {lane.path} | {ratio(*rates):.2f}x | {spread(*rates)} |")
+    if lane.instructions:
+        lines += ["", f"| instructions per GET {lane.path} in the server process (callgrind) | count |", "|---|---:|"]
+        lines += [f"| {name} | {count:,} |" for name, count in lane.instructions.items()]
+        value = lane.instructions[bare.name] / lane.instructions[service.name]
+        lines += ["", f"Instructions {bare.name} / {service.name}: {value:.2f}x."]
+    return lines

@@ -17,21 +17,36 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_APP = "'myservice:create_app()'"
-BARE_APP = "'bench.bare:create_app()'"
+# What each target serves in place of SERVICE_APP, by (bare, database).
+APPS = {
+    (False, False): SERVICE_APP,
+    (True, False): "'bench.bare:create_app()'",
+    (False, True): "'bench.resource:create_app()'",
+    (True, True): "'bench.bare_database:create_app()'",
+}
 STARTUP_SECONDS = 30
 
 
 @dataclass(frozen=True)
 class Target:
-    """One server serving one app: the full skeleton or the bare baseline."""
+    """One server serving one app: the full skeleton or the bare baseline, plus a database resource or not."""
 
     server: str
     bare: bool
+    database: bool = False
 
     @property
     def name(self) -> str:
-        """E.g. "hypercorn skeleton"."""
-        return f"{self.server} {'bare' if self.bare else 'skeleton'}"
+        """E.g. "hypercorn skeleton", "hypercorn bare + asyncpg"."""
+        kind = "bare" if self.bare else "skeleton"
+        if self.database:
+            kind += " + asyncpg" if self.bare else " + SQLAlchemy"
+        return f"{self.server} {kind}"
+
+    @property
+    def app(self) -> str:
+        """The app string its server line names (quoted for the shell)."""
+        return APPS[self.bare, self.database]
 
 
 def serve_line(target: Target, port: int) -> str:
@@ -42,7 +57,7 @@ def serve_line(target: Target, port: int) -> str:
     line = line.strip().splitlines()[-1]
     if SERVICE_APP not in line:
         raise RuntimeError(f"make serve no longer serves {SERVICE_APP}: {line}")
-    return line.replace(SERVICE_APP, BARE_APP) if target.bare else line
+    return line.replace(SERVICE_APP, target.app)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bench import bench, instructions
-from bench.bench import free_port
 from bench.instructions import have_valgrind, parse_collected
 from bench.load import LoadResult, parse_wrk, python_load, wrk_command
 from bench.report import PATHS, Results, markdown, ratios
+from bench.rounds import free_port
 from bench.servers import Target, serve_line, started, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,11 +106,13 @@ def test_report_gives_same_round_ratios() -> None:
     load = {(name, path): [LoadResult(r, 1, 2, 0, 10) for r in rs] for name, rs in rates.items() for path in PATHS}
     cold = {"hypercorn skeleton": [0.6, 0.7, 0.65], "hypercorn bare": [0.5, 0.5, 0.5], "uvicorn skeleton": [0.6]}
     results = Results(targets, load, cold, {"command": "`make bench`"})
-    assert [round(value, 3) for _, value in ratios(results)] == [0.85, 0.85, 2.25, 2.25, 1.3]
+    assert [round(value, 3) for _, value, _ in ratios(results)] == [0.85, 0.85, 2.25, 2.25, 1.3]
+    assert [rounds for _, _, rounds in ratios(results)] == ["0.80-0.90x", "0.80-0.90x", "2.00-2.50x", "2.00-2.50x", ""]
     text = markdown(results)
     assert "- command: `make bench`" in text
     assert "| hypercorn skeleton | GET / | 85 | 1.00 | 2.00 | 0 |" in text
-    assert "| req/s uvicorn skeleton / hypercorn skeleton, GET /healthz | 2.25x |" in text
+    assert "| req/s uvicorn skeleton / hypercorn skeleton, GET /healthz | 2.25x | 2.00-2.50x |" in text
+    assert "| cold start hypercorn skeleton / hypercorn bare (medians) | 1.30x |  |" in text
     assert "instructions" not in text  # not counted unless asked for
 
 
@@ -141,7 +143,7 @@ def test_a_wrapper_command_runs_the_server() -> None:
 def test_bench_runs_end_to_end_into_a_results_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One short round of every target with the Python load generator writes the report it prints."""
+    """One short round of every target and the database lane (Python load generator) writes the report it prints."""
     results = tmp_path / "results.md"
     monkeypatch.chdir(REPO)  # where make finds the serve command
     argv = ["--rounds", "1", "--duration", "1", "--cold-starts", "1", "--servers", "hypercorn,uvicorn"]
@@ -153,7 +155,11 @@ def test_bench_runs_end_to_end_into_a_results_file(
     for name in ["hypercorn skeleton", "hypercorn bare", "uvicorn skeleton"]:
         assert f"| {name} | GET /healthz |" in text
     assert "| req/s hypercorn skeleton / hypercorn bare, GET / |" in text
-    assert "| cold start hypercorn skeleton / hypercorn bare |" in text
+    assert "| cold start hypercorn skeleton / hypercorn bare (medians) |" in text
+    if "Database lane skipped: " in out:  # no PostgreSQL on 127.0.0.1:5432: the report says so, the rest ran
+        assert "- database lane: skipped: " in text
+    else:
+        assert "| req/s hypercorn skeleton + SQLAlchemy / hypercorn bare + asyncpg, GET /bench_items/1 |" in text
 
 
 @pytest.mark.slow
