@@ -6,7 +6,9 @@ a test that asks for `database` runs in a transaction that is rolled back at its
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,6 +31,19 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith(ENV_PREFIX) or name == "QUART_SETTINGS":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+async def _aiosqlite_threads_stopped() -> AsyncIterator[None]:
+    """After the test, wait for the threads of closed SQLite connections while the test's event loop still runs.
+
+    aiosqlite stops a closed connection's thread without waiting for it; the thread then answers the loop,
+    which must not be closed by then (a "RuntimeError: Event loop is closed" in a later test).
+    """
+    yield
+    async with asyncio.timeout(5):
+        while any(thread.name.endswith("(_connection_worker_thread)") for thread in threading.enumerate()):
+            await asyncio.sleep(0.005)
 
 
 @pytest.fixture(name="database_url", scope="session")
