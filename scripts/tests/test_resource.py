@@ -353,26 +353,28 @@ def tables(path: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_db_upgrade_downgrade_and_revision_as_a_user_runs_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """After `make resource`: db-upgrade creates its table in the default SQLite file, db-downgrade drops it,
+    """After `make resource`: db-upgrade adds its table to the default SQLite file, db-downgrade drops it,
     and a column added to the model is a new migration from db-revision, named <date>_<time>_<slug>.py."""
     monkeypatch.delenv(f"{ENV_PREFIX}DATABASE_URL", raising=False)
     copy = copy_repo(tmp_path / "copy")
     name = free_resource(copy)
-    assert make(copy, "resource", f"NAME={name}").returncode == 0
     database = copy / "instance" / f"{OLD}.sqlite"
-    for target, expected in [("db-upgrade", {name}), ("db-downgrade", set()), ("db-upgrade", {name})]:
+    assert make(copy, "db-upgrade").returncode == 0
+    existing = tables(database)  # the service's own tables, if it has resources already
+    assert make(copy, "resource", f"NAME={name}").returncode == 0
+    for target, added in [("db-upgrade", {name}), ("db-downgrade", set()), ("db-upgrade", {name})]:
         result = make(copy, target)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert tables(database) == expected
+        assert tables(database) == existing | added
     model = copy / OLD / "models" / f"{name}.py"
     model.write_text(model.read_text() + "    colour: Mapped[str | None] = mapped_column(String(20))\n")
     versions = copy / OLD / "migrations" / "versions"
     before = set(versions.glob("*.py"))
     result = make(copy, "db-revision", "MSG=add colour")
     assert result.returncode == 0, result.stdout + result.stderr
-    [added] = set(versions.glob("*.py")) - before
-    assert re.fullmatch(r"\d{8}_\d{4}_add_colour\.py", added.name)
-    assert 'sa.Column("colour", sa.String(length=20), nullable=True)' in added.read_text()
+    [migration] = set(versions.glob("*.py")) - before
+    assert re.fullmatch(r"\d{8}_\d{4}_add_colour\.py", migration.name)
+    assert 'sa.Column("colour", sa.String(length=20), nullable=True)' in migration.read_text()
     assert make(copy, "db-upgrade").returncode == 0
     with sqlite3.connect(database) as connection:
         assert "colour" in [row[1] for row in connection.execute(f"PRAGMA table_info({name})")]
