@@ -211,8 +211,17 @@ def lane_command(lane: str, factory: str = PROBES) -> list[str]:
 
 
 def workers(master: int) -> list[int]:
-    """The worker processes of a server's master (its spawned children, not the resource tracker)."""
-    return [pid for pid in children(master) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    """The worker processes of a server's master (its spawned children, not the resource tracker);
+    a child that exits while it is looked at is not one."""
+    return [pid for pid in children(master) if b"spawn_main" in command_line(pid)]
+
+
+def command_line(pid: int) -> bytes:
+    """The command line of process `pid`, empty when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> float:

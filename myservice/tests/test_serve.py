@@ -330,8 +330,11 @@ def test_workers_stop_when_their_master_is_killed(tmp_path: Path, lane: str) -> 
 
 def _running(pid: int) -> bool:
     """Whether process `pid` runs (exists, and is not a zombie waiting for its new parent to reap it)."""
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rpartition(")")[2].split()[0] != "Z"
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.mark.parametrize("lane", ["hypercorn", "uvicorn"])
