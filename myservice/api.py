@@ -27,17 +27,16 @@ from myservice.settings import SERVICE
 
 MakeResponse = Callable[[Any], Awaitable[Response]]
 OPENAPI_PATH = "/openapi.json"
-DOCS_PATH = "/docs"
 # Which part of the request failed; RequestSchemaValidationError itself is the body's.
 PARTS = ((QuerystringValidationError, "query"), (RequestHeadersValidationError, "header"))
 
 
 def init_app(app: Quart) -> None:
-    """Serve /openapi.json (and the docs UI if API_DOCS); answer invalid requests with 400 problem+json."""
+    """Serve /openapi.json; answer invalid requests with 400 problem+json."""
     QuartSchema(
         app,
         openapi_path=OPENAPI_PATH,
-        swagger_ui_path=DOCS_PATH if app.config["API_DOCS"] else None,
+        swagger_ui_path=None,  # myservice.docs_page serves its own, offline
         redoc_ui_path=None,
         scalar_ui_path=None,
         info=package_info(),
