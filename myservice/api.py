@@ -21,7 +21,7 @@ from quart_schema import Info, QuartSchema, RequestSchemaValidationError, snake_
 from quart_schema.conversion import model_dump
 from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
 
-from myservice import errors
+from myservice import docs_page, errors
 from myservice.openapi import FieldError, Provider
 from myservice.settings import SERVICE
 
@@ -32,7 +32,7 @@ PARTS = ((QuerystringValidationError, "query"), (RequestHeadersValidationError, 
 
 
 def init_app(app: Quart) -> None:
-    """Serve /openapi.json; answer invalid requests with 400 problem+json."""
+    """Serve /openapi.json (and the docs page if API_DOCS); answer invalid requests with 400 problem+json."""
     QuartSchema(
         app,
         openapi_path=OPENAPI_PATH,
@@ -42,6 +42,7 @@ def init_app(app: Quart) -> None:
         info=package_info(),
         openapi_provider_class=Provider,
     )
+    docs_page.init_app(app)
     one_json_style(app.json)
     app.register_error_handler(RequestSchemaValidationError, handle_validation_error)
     # quart-schema passes every response through pydantic, building a new generic model class (or

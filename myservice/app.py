@@ -6,20 +6,7 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import (
-    api,
-    client,
-    database,
-    docs_page,
-    errors,
-    logs,
-    metrics,
-    middleware,
-    readiness,
-    routing,
-    security,
-    server,
-)
+from myservice import api, client, database, errors, logs, metrics, middleware, readiness, routing, security, server
 from myservice.settings import SERVICE, Source, settings_command
 from myservice.views import find_blueprints
 
@@ -40,7 +27,6 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     database.init_app(app)
     client.init_app(app)
     api.init_app(app)
-    docs_page.init_app(app)
     errors.init_app(app)
     middleware.init_app(app)
     for blueprint in find_blueprints() if blueprints is None else blueprints:
