@@ -13,7 +13,8 @@ setup(
     version=VERSION,
     description="A Quart microservice",
     packages=find_packages(exclude=["*.tests", "*.tests.*"]),
-    package_data={"myservice": ["migrations/script.py.mako"]},  # Alembic's template of a new migration
+    # Alembic's template of a new migration; the docs page's script.
+    package_data={"myservice": ["migrations/script.py.mako", "docs_page.js"]},
     python_requires=">=3.11",
     # The Pythons CI tests (the workflow's matrix) and the Dockerfile may use; tests keep the three in step.
     classifiers=[
@@ -29,6 +30,9 @@ setup(
         "prometheus-client>=0.20,<1",
         "orjson>=3.10,<4",  # JSON log lines at a seventh of the json module's cost
         "quart-cors>=0.7,<1",
+        # Swagger UI 5's files, which /docs serves itself (offline); its Flask blueprint is unused, and Flask is
+        # Quart's own dependency: it adds no other package.
+        "flask-swagger-ui>=5.34,<6",
         # Only the release tested: the service's api.py replaces its make_response wrapper (checked at start-up
         # and by test_api's test_quart_schema_still_wraps_quart_make_response_as_dump_models_expects).
         "quart-schema[pydantic]>=0.25.0,<0.25.1",

@@ -21,28 +21,28 @@ from quart_schema import Info, QuartSchema, RequestSchemaValidationError, snake_
 from quart_schema.conversion import model_dump
 from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
 
-from myservice import errors
+from myservice import docs_page, errors
 from myservice.openapi import FieldError, Provider
 from myservice.settings import SERVICE
 
 MakeResponse = Callable[[Any], Awaitable[Response]]
 OPENAPI_PATH = "/openapi.json"
-DOCS_PATH = "/docs"
 # Which part of the request failed; RequestSchemaValidationError itself is the body's.
 PARTS = ((QuerystringValidationError, "query"), (RequestHeadersValidationError, "header"))
 
 
 def init_app(app: Quart) -> None:
-    """Serve /openapi.json (and the docs UI if API_DOCS); answer invalid requests with 400 problem+json."""
+    """Serve /openapi.json (and the docs page if API_DOCS); answer invalid requests with 400 problem+json."""
     QuartSchema(
         app,
         openapi_path=OPENAPI_PATH,
-        swagger_ui_path=DOCS_PATH if app.config["API_DOCS"] else None,
+        swagger_ui_path=None,  # myservice.docs_page serves its own, offline
         redoc_ui_path=None,
         scalar_ui_path=None,
         info=package_info(),
         openapi_provider_class=Provider,
     )
+    docs_page.init_app(app)
     one_json_style(app.json)
     app.register_error_handler(RequestSchemaValidationError, handle_validation_error)
     # quart-schema passes every response through pydantic, building a new generic model class (or

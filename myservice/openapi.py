@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 from pydantic.dataclasses import dataclass
+from quart import has_request_context, request
 from quart_schema import DataSource, OpenAPIProvider, kebab_to_snake
 from quart_schema.conversion import model_schema
 from quart_schema.validation import (
@@ -93,6 +94,14 @@ def problem_response(status: int, *more: int, description: str | None = None) ->
 
 class Provider(OpenAPIProvider):
     """Builds the document from the app's routes when /openapi.json is asked for."""
+
+    def schema(self) -> dict[str, Any]:
+        """The document; behind a proxy's path prefix (ROOT_PATH) its server is that prefix, so that clients
+        (the docs page's "Try it out" too) call the paths under it."""
+        document = super().schema()
+        if has_request_context() and request.root_path and "servers" not in document:
+            document["servers"] = [{"url": request.root_path}]
+        return document
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         """The path objects of `rule` and the schemas they refer to."""

@@ -208,6 +208,13 @@ def test_image_files_migrate_a_database(image_files: ImageFiles, tmp_path: Path)
 
 
 @pytest.mark.slow
+def test_image_files_hold_the_docs_page_script(image_files: ImageFiles) -> None:
+    """The built package holds the docs page's own script (package data); Swagger UI's files are flask-swagger-ui's."""
+    script = Path(SERVICE, "docs_page.js")
+    assert (image_files.site / script).read_bytes() == (REPO / script).read_bytes()
+
+
+@pytest.mark.slow
 def test_image_migration_of_an_unreachable_database_fails_in_one_line(image_files: ImageFiles) -> None:
     """The Job's command exits non-zero with one FAILED line that hides the database's password."""
     password, port = "never-printed", free_port()
