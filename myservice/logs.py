@@ -49,7 +49,7 @@ def _record_with_trace(*args: object, **kwargs: object) -> logging.LogRecord:
 
 
 def correlate_traces() -> None:
-    """Put the active span's ids on every record from now on (myservice.tracing does, when tracing is on).
+    """Put the active span's ids on every record from now on (tracing.py does, when tracing is on).
     The JSON format writes them as extras; the text format at the end of the line."""
     logging.setLogRecordFactory(_record_with_trace)
 

@@ -4,7 +4,7 @@ On when OTEL_TRACES_EXPORTER names an exporter (otlp, console), or, unset, when 
 or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT names a collector; OTEL_SDK_DISABLED=true keeps it off. Off, the
 OpenTelemetry SDK is not even imported and nothing wraps the app. On, every request but the probes' and
 the metrics scrape is a server span named by its route template (`GET /orders/<int:order_id>`) that
-continues the caller's `traceparent`; calls to other services (myservice.client) are client spans that
+continues the caller's `traceparent`; calls to other services (client.py) are client spans that
 send it on, statements are database spans, and log records carry the trace and span ids. Each worker
 process makes its own provider and exporter thread when it starts serving, and flushes them when it
 stops. See docs/tracing.md.
@@ -59,13 +59,14 @@ def exporters(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def init_app(app: Quart) -> None:
     """Trace the app's requests, calls and statements when the environment switches tracing on; else do nothing.
-    After myservice.middleware's init_app: the request's log lines, the access line too, are in its span."""
+    After middleware.py's init_app: the request's log lines, the access line too, are in its span."""
     names = exporters(os.environ)
     if not names:
         return
     from opentelemetry.sdk.trace import SynchronousMultiSpanProcessor, TracerProvider
 
-    processors = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]  # untyped in the SDK; shared with the statements' provider (see _instrument)
+    # Shared with the statements' provider (see _instrument).
+    processors = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]  # untyped in the SDK
     # The sampler comes from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (parent-based, always on by default).
     provider = TracerProvider(resource=_resource(), shutdown_on_exit=False, active_span_processor=processors)
     app.extensions[KEY] = provider
@@ -100,7 +101,7 @@ class TracingMiddleware:
                 app,
                 default_span_details=_span_details,
                 tracer_provider=provider,
-                meter_provider=NoOpMeterProvider(),  # the service's metrics are Prometheus' (myservice.metrics)
+                meter_provider=NoOpMeterProvider(),  # the service's metrics are Prometheus' (metrics.py)
                 exclude_spans=["receive", "send"],  # a span per ASGI message would cost more than the request
             ),
         )

@@ -201,7 +201,7 @@ async def test_unsampled_request_has_no_span_and_no_ids(
 
 
 async def test_call_to_another_service_is_a_client_span_sending_traceparent(start: Start) -> None:
-    """A call through myservice.client is a client span, child of the request's, whose id goes out in traceparent."""
+    """A call through the client is a client span, child of the request's, whose id goes out in traceparent."""
     downstream = Downstream()
     await downstream.start()
     try:
