@@ -102,6 +102,9 @@ async def test_off_unless_configured(
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [line["logger"] for line in lines] == [SERVICE, f"{SERVICE}.access"]
     assert not [line for line in lines if "trace_id" in line or "span_id" in line]
+    async with app.app_context():
+        with tracing.tracer(__name__).start_as_current_span("work") as work:
+            assert not work.is_recording()
 
 
 @pytest.mark.parametrize(
@@ -223,9 +226,8 @@ async def test_call_to_another_service_is_a_client_span_sending_traceparent(star
 async def test_statements_are_database_spans(start: Start) -> None:
     """A statement on the service's engine is a client span, child of the span active when it runs."""
     traced: Traced = await start()
-    provider: TracerProvider = traced.app.extensions[tracing.KEY]
     async with traced.app.app_context():
-        with provider.get_tracer(__name__).start_as_current_span("work") as work:
+        with tracing.tracer(__name__).start_as_current_span("work") as work:
             async with database.engine().connect() as connection:
                 assert (await connection.execute(text("SELECT 1"))).scalar() == 1
     *_, statement, outer = traced.spans()  # the connection's set-up statements first, if it is new
