@@ -253,8 +253,9 @@ async def test_spans_are_exported_over_otlp_when_the_app_stops(
 
 @pytest.mark.slow
 def test_two_services_share_one_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two real services of two workers each, one calling the other through its client: one trace, linked
-    server -> client -> server spans, each service's under its name; the caller's log line names the trace."""
+    """Two real services of two workers each (the caller on uvicorn, the called on Hypercorn), one calling the other
+    through its client: one trace, linked server -> client -> server spans, each service's under its name; the
+    caller's log line names the trace."""
     with otlp_receiver() as (collector, spans):
         back_port, front_port = free_port(), free_port()
         back, front = f"http://127.0.0.1:{back_port}", f"http://127.0.0.1:{front_port}"
@@ -265,7 +266,7 @@ def test_two_services_share_one_trace(monkeypatch: pytest.MonkeyPatch) -> None:
         )
         with (
             serving(lane_command("hypercorn", f"{SERVICE}:create_app()"), f"{back}/healthz", env=back_env),
-            serving(lane_command("hypercorn", f"{SERVICE}.tests.downstream:create_calls_app()"), f"{front}/healthz",
+            serving(lane_command("uvicorn", f"{SERVICE}.tests.downstream:create_calls_app()"), f"{front}/healthz",
                     env=front_env) as front_server,
         ):  # fmt: skip
             status, _, body = get(f"{front}/calls/openapi.json")
