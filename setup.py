@@ -47,5 +47,14 @@ setup(
         # Their retries: the attempts, the waits, the last error re-raised; 25.2 lets `on=` return the wait
         # (full jitter, or Retry-After).
         "stamina>=25.2,<27",
+        # Tracing (tracing.py), off unless OTEL_* variables switch it on: the API and SDK (spans, sampler, batching),
+        # the ASGI server spans, OTLP/HTTP export to any collector, client spans on httpx, database spans.
+        # The instrumentations are released as betas (0.Nb), each in step with one SDK release.
+        "opentelemetry-api>=1.45,<2",
+        "opentelemetry-sdk>=1.45,<2",
+        "opentelemetry-exporter-otlp-proto-http>=1.45,<2",
+        "opentelemetry-instrumentation-asgi>=0.66b0,<1",
+        "opentelemetry-instrumentation-httpx>=0.66b0,<1",
+        "opentelemetry-instrumentation-sqlalchemy>=0.66b0,<1",
     ],
 )

@@ -2,7 +2,7 @@
 
     make bench                                   # 3 rounds of 4 s per target and path, ~2 min
     make bench ROUNDS=5 DURATION=10 WORKERS=1 SERVERS=hypercorn,uvicorn
-    make bench INSTRUCTIONS=1                    # and instructions per request under valgrind, +10 min
+    make bench INSTRUCTIONS=1                    # and instructions per request under valgrind, +15 min
 
 Targets are alternated round by round and only same-run ratios are worth comparing: absolute
 numbers depend on the machine and whatever else runs on it. The database lane (bench/database_lane.py)
@@ -19,11 +19,12 @@ import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench.collector import discarding_collector
 from bench.database_lane import measure_database
 from bench.instructions import VALGRIND_HINT, have_valgrind, per_request
 from bench.load import WRK_HINT, have_wrk
 from bench.postgres import NoServerError
-from bench.report import PATHS, Lane, Results, markdown
+from bench.report import PATHS, TRACING_ON, Lane, Results, markdown
 from bench.rounds import WARMUP_SECONDS, alternate, free_port, serve_all
 from bench.servers import REPO, Target, cold_start
 
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         print("Counting instructions per GET / under callgrind (minutes)", flush=True)
         one_process = {"WORKERS": "1"}  # callgrind counts the process it starts, not worker processes
         counts = {target.name: per_request(target, free_port(), one_process) for target in targets[:2]}
+        with discarding_collector() as tracing:  # every request sampled, its span exported over OTLP/HTTP
+            counts[targets[0].name + TRACING_ON] = per_request(targets[0], free_port(), one_process | tracing)
     report = markdown(Results(results.targets, results.load, results.cold_starts, setup, counts, database))
     print(report)
     args.results.write_text(report)

@@ -14,6 +14,7 @@ from bench.load import LoadResult
 from bench.servers import Target
 
 PATHS = ("/", "/healthz")
+TRACING_ON = ", tracing on"  # after a target's name: the same target with OTEL_EXPORTER_OTLP_ENDPOINT set
 RATIO_HEAD = ["", "| ratio | median over rounds | lowest-highest round |", "|---|---:|---:|"]
 
 
@@ -102,6 +103,9 @@ def markdown(results: Results) -> str:
         skeleton, bare = (target.name for target in results.targets[:2])
         value = results.instructions[bare] / results.instructions[skeleton]
         lines += ["", f"Instructions {bare} / {skeleton}: {value:.2f}x (the req/s ratio, were both run alike)."]
+        if skeleton + TRACING_ON in results.instructions:
+            more = results.instructions[skeleton + TRACING_ON] / results.instructions[skeleton] - 1
+            lines += ["", f"Tracing on (every request sampled, exported over OTLP/HTTP): {more:+.0%} per GET /."]
     if results.database:
         lines += database_lane(results.database)
     return "\n".join(lines) + "\n"

@@ -6,7 +6,20 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import api, client, database, errors, logs, metrics, middleware, readiness, routing, security, server
+from myservice import (
+    api,
+    client,
+    database,
+    errors,
+    logs,
+    metrics,
+    middleware,
+    readiness,
+    routing,
+    security,
+    server,
+    tracing,
+)
 from myservice.settings import SERVICE, Source, settings_command
 from myservice.views import find_blueprints
 
@@ -29,6 +42,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     api.init_app(app)
     errors.init_app(app)
     middleware.init_app(app)
+    tracing.init_app(app)
     for blueprint in find_blueprints() if blueprints is None else blueprints:
         app.register_blueprint(blueprint)
     app.cli.add_command(settings_command)

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from itertools import accumulate
 from typing import Any, cast
 
+from opentelemetry import trace
 from quart import Quart, Request, Response, current_app
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, UnsupportedMediaType
 
@@ -107,4 +108,5 @@ async def handle_http_exception(error: HTTPException) -> Response:
 async def handle_exception(error: Exception) -> Response:
     """An unhandled exception: the traceback goes to the log, a generic 500 to the client."""
     logger.error("Unhandled exception: %s", type(error).__name__, exc_info=error)
+    trace.get_current_span().record_exception(error)  # an event on the request's span, when tracing is on
     return problem(InternalServerError.code, SERVER_ERROR_DETAIL)

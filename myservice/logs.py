@@ -1,5 +1,5 @@
-"""Logging: one handler on the root logger, text or JSON lines, the request id on every record,
-and one access-log line per request."""
+"""Logging: one handler on the root logger, text or JSON lines, the request id on every record (and the trace
+and span ids while a sampled span is active, when tracing is on), and one access-log line per request."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 
 import orjson
 from hypercorn.logging import AccessLogAtoms
+from opentelemetry import trace
 from quart import Quart
 
 from myservice.request_id import current_request_id
@@ -37,12 +38,34 @@ def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecor
     return record
 
 
+def _record_with_trace(*args: object, **kwargs: object) -> logging.LogRecord:
+    """The request id, and the ids of the active span when it is sampled: its trace can then be found."""
+    record = _record_with_request_id(*args, **kwargs)
+    context = trace.get_current_span().get_span_context()
+    if context.trace_flags.sampled:
+        record.trace_id = trace.format_trace_id(context.trace_id)
+        record.span_id = trace.format_span_id(context.span_id)
+    return record
+
+
+def correlate_traces() -> None:
+    """Put the active span's ids on every record from now on (tracing.py does, when tracing is on).
+    The JSON format writes them as extras; the text format at the end of the line."""
+    logging.setLogRecordFactory(_record_with_trace)
+
+
 class TextFormatter(logging.Formatter):
     """TEXT_FORMAT, with what a client sent unable to forge a record: non-printable characters (a newline in a
     path, a terminal escape) are written as Python escapes, and a traceback's lines are indented."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  # logging's name
+        """The record's line, then its trace and span ids if it has them."""
+        line = super().formatMessage(record)
+        trace_id = record.__dict__.get("trace_id")
+        return line if trace_id is None else f"{line} trace_id={trace_id} span_id={record.__dict__['span_id']}"
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -9,11 +9,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from bench import bench, instructions
+from bench.collector import discarding_collector
 from bench.instructions import have_valgrind, parse_collected
 from bench.load import LoadResult, parse_wrk, python_load, wrk_command
-from bench.report import PATHS, Results, markdown, ratios
+from bench.report import PATHS, TRACING_ON, Results, markdown, ratios
 from bench.rounds import free_port
 from bench.servers import Target, serve_line, started, wait_until_up
 
@@ -123,6 +127,28 @@ def test_report_gives_instruction_counts_and_their_ratio() -> None:
     text = markdown(Results(targets, load, {t.name: [0.5] for t in targets}, {}, counts))
     assert "| hypercorn skeleton | 1,600,000 |" in text
     assert "Instructions hypercorn bare / hypercorn skeleton: 0.88x" in text
+
+
+def test_report_gives_what_tracing_on_costs() -> None:
+    targets = [Target("hypercorn", False), Target("hypercorn", True)]
+    load = {(t.name, path): [LoadResult(1, 1, 1, 0, 1)] for t in targets for path in PATHS}
+    counts = {
+        "hypercorn skeleton": 1_600_000,
+        "hypercorn bare": 1_400_000,
+        "hypercorn skeleton" + TRACING_ON: 2_000_000,
+    }
+    text = markdown(Results(targets, load, {t.name: [0.5] for t in targets}, {}, counts))
+    assert "| hypercorn skeleton, tracing on | 2,000,000 |" in text
+    assert "Tracing on (every request sampled, exported over OTLP/HTTP): +25% per GET /." in text
+
+
+def test_discarding_collector_takes_otlp_exports() -> None:
+    """The OpenTelemetry SDK's own OTLP/HTTP exporter, pointed where the environment says, succeeds."""
+    with discarding_collector() as env:
+        exporter = OTLPSpanExporter(endpoint=env["OTEL_EXPORTER_OTLP_ENDPOINT"] + "/v1/traces")
+        span = TracerProvider().get_tracer(__name__).start_span("GET /")
+        span.end()
+        assert exporter.export([span]) is SpanExportResult.SUCCESS  # type: ignore[list-item]  # the SDK's span is one
 
 
 def test_callgrind_total_is_read_from_its_log() -> None:

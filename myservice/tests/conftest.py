@@ -26,9 +26,9 @@ from .probes import create_probe_app
 
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Run each test in an empty folder with no settings from the developer's shell."""
+    """Run each test in an empty folder with no settings (nor OpenTelemetry's) from the developer's shell."""
     for name in os.environ:
-        if name.startswith(ENV_PREFIX) or name == "QUART_SETTINGS":
+        if name.startswith((ENV_PREFIX, "OTEL_")) or name == "QUART_SETTINGS":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

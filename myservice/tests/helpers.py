@@ -1,5 +1,5 @@
 """Helpers shared by the service's test modules: real server processes on 127.0.0.1, the problem+json
-shape, the deployment files, the serving configuration."""
+shape, the deployment files, the serving configuration, an OTLP/HTTP collector."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,10 @@ import yaml
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from hypercorn.config import Config
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from prometheus_client.mmap_dict import MmapedDict
 
 from myservice.settings import SERVICE
@@ -286,3 +292,56 @@ def _in_flight_of(shared: Path, pid: int) -> float:
         return 0.0
     values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]  # untyped
     return float(sum(value for _, value, _, _ in values))
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    """A span as an OTLP collector received it; ids in hex, as in traceparent and the logs."""
+
+    service: str  # the resource's service.name
+    name: str
+    kind: int  # OTLP's SpanKind: 2 server, 3 client
+    trace_id: str
+    span_id: str
+    parent_id: str  # empty for a root span
+
+
+@contextmanager
+def otlp_receiver() -> Iterator[tuple[str, list[ReceivedSpan]]]:
+    """An OTLP/HTTP collector on 127.0.0.1: its base URL (an OTEL_EXPORTER_OTLP_ENDPOINT), and the spans
+    posted to its /v1/traces, decoded from protobuf as they arrive."""
+    spans: list[ReceivedSpan] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path != "/v1/traces" or self.headers["Content-Type"] != "application/x-protobuf":
+                self.send_error(404)
+                return
+            for resource in ExportTraceServiceRequest.FromString(body).resource_spans:
+                names = [kv.value.string_value for kv in resource.resource.attributes if kv.key == "service.name"]
+                spans.extend(
+                    ReceivedSpan(names[0], span.name, span.kind, span.trace_id.hex(), span.span_id.hex(),
+                                 span.parent_span_id.hex())
+                    for scope in resource.scope_spans
+                    for span in scope.spans
+                )  # fmt: skip
+            answer = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: object) -> None:  # http.server's name
+            """Quiet: the test looks at what arrived."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, name="otlp-receiver", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", spans
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
