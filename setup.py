@@ -43,5 +43,8 @@ setup(
         # Their retries: the attempts, the waits, the last error re-raised; 25.2 lets `on=` return the wait
         # (full jitter, or Retry-After).
         "stamina>=25.2,<27",
+        # Rate limits (GCRA) per route, shared by every worker and replica through Redis (myservice/limits.py).
+        # Only the release tested: limits.py reads its limits and exemptions from the attributes it sets.
+        "quart-rate-limiter[redis]>=0.12.1,<0.12.2",
     ],
 )

@@ -6,7 +6,20 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import api, client, database, errors, logs, metrics, middleware, readiness, routing, security, server
+from myservice import (
+    api,
+    client,
+    database,
+    errors,
+    limits,
+    logs,
+    metrics,
+    middleware,
+    readiness,
+    routing,
+    security,
+    server,
+)
 from myservice.settings import SERVICE, Source, settings_command
 from myservice.views import find_blueprints
 
@@ -23,6 +36,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     logs.init_app(app)
     metrics.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     readiness.init_app(app)
     database.init_app(app)
     client.init_app(app)

@@ -79,6 +79,32 @@ def check_service_url(value: Value) -> str | None:
     return None
 
 
+# A rate limit as settings and routes write it: requests per period, "100/minute" (see myservice.limits).
+RATE_LIMIT = re.compile(r"\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour|day)\s*")
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def check_rate_limit(value: Value) -> str | None:
+    """Why `value` is not a rate limit such as 100/minute, or None."""
+    if RATE_LIMIT.fullmatch(str(value)) is None:
+        return "expected <requests>/<period>, a whole number from 1 and second, minute, hour or day: 100/minute"
+    return None
+
+
+def check_storage_url(value: Value) -> str | None:
+    """Why `value` is neither empty (memory) nor a Redis URL with a host, or None."""
+    try:
+        parts = urlsplit(str(value))
+        parts.port  # noqa: B018  # raises ValueError on a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = urlsplit("")
+    if value and (parts.scheme not in ("redis", "rediss") or not parts.hostname or " " in str(value)):
+        return "expected nothing (each worker's memory) or redis://[:password@]host[:port][/db] (or rediss://)"
+    if value and parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        return "the path of a Redis URL is a database number, such as /0"
+    return None
+
+
 # The fields of each service in SERVICES (see myservice.client and docs/services.md).
 SERVICE_FIELDS = {
     # Secret: never echoed in an error, as it might hold a password (which it refuses).
@@ -116,6 +142,23 @@ SCHEMA: dict[str, Setting] = {
     "DATABASE_CONNECT_TIMEOUT": Setting(5.0, "Seconds a new PostgreSQL connection may take to open.", minimum=0.001),
     "DATABASE_STATEMENT_TIMEOUT": Setting(
         30.0, "Seconds any statement may run on PostgreSQL (on SQLite: may wait for a lock).", minimum=0.001
+    ),
+    "RATE_LIMIT_DEFAULT": Setting(
+        "100/minute",
+        "Requests a caller may send to a route that declares no limit: 100/minute.",
+        check=check_rate_limit,
+    ),
+    "RATE_LIMIT_STORAGE_URL": Setting(
+        "",
+        "Where counts are kept: empty, each worker's memory; redis://host:port/db, shared.",
+        secret=True,
+        check=check_storage_url,
+    ),
+    "RATE_LIMIT_TRUSTED_HOPS": Setting(
+        0, "Proxies that append to X-Forwarded-For; 0: the caller is the socket's peer.", minimum=0
+    ),
+    "RATE_LIMIT_ON_STORAGE_ERROR": Setting(
+        "open", "If Redis fails: open lets requests through, closed answers 503.", ("open", "closed")
     ),
     "SERVICES": Setting({}, "Other services this one calls: name -> url and limits.", fields=SERVICE_FIELDS),
 }

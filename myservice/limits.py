@@ -1,0 +1,237 @@
+"""Rate limits per caller and route: quart-rate-limiter's GCRA, counted in each worker's memory or, when
+RATE_LIMIT_STORAGE_URL names one, in Redis, which every worker and replica shares (see docs/limits.md).
+
+A route declares `@rate_limit("10/minute")` or `@rate_exempt`; a route that declares neither has
+RATE_LIMIT_DEFAULT. The caller is the authenticated subject (`g.caller`), else the client's address.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from quart import Quart, Response, current_app, g, request
+from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE as EXEMPT
+from quart_rate_limiter import QUART_RATE_LIMITER_LIMITS_ATTRIBUTE as LIMITS
+from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
+from quart_rate_limiter import rate_exempt as rate_exempt  # re-exported: views import both from here
+from quart_rate_limiter import rate_limit as _rate_limit
+from quart_rate_limiter.store import RateLimiterStoreABC
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from werkzeug.exceptions import ServiceUnavailable
+
+from myservice import errors, metrics
+from myservice.settings import PERIODS, RATE_LIMIT, SERVICE
+
+logger = logging.getLogger(f"{SERVICE}.limits")
+KEY = "limits"  # app.extensions[KEY]: the RateLimiter
+STORAGE_TIMEOUT = 0.25  # seconds a Redis call may take: a Redis down or slow never holds a request longer
+LOG_INTERVAL = 60.0  # seconds between two log lines about a failing store (the metric counts every failure)
+RETRY_SECONDS = 5  # Retry-After of the 503 that RATE_LIMIT_ON_STORAGE_ERROR=closed answers
+FAILED = "_myservice_rate_limit_store_failed"  # set on `g` once the store failed during a request
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def parse(text: str) -> RateLimit:
+    """A limit written as settings and routes write it (100/minute); a ValueError names a bad one."""
+    match = RATE_LIMIT.fullmatch(text)
+    if match is None:
+        raise ValueError(f"rate limit {text!r}: expected <requests>/<second|minute|hour|day>, such as 100/minute")
+    return RateLimit(int(match[1]), timedelta(seconds=PERIODS[match[2]]))
+
+
+def rate_limit(*limits: str) -> Callable[[F], F]:
+    """Limit each caller of the route to each of `limits` ("10/second", "100/hour"), instead of the default."""
+    return _rate_limit(limits=[parse(text) for text in limits])
+
+
+def init_app(app: Quart) -> None:
+    """Check every limited request against its limits, in memory or in Redis; answer 429 past them."""
+    url = app.config["RATE_LIMIT_STORAGE_URL"]
+    store = StoreGuard(RedisStore(url) if url else MemoryStore(), app.config["RATE_LIMIT_ON_STORAGE_ERROR"])
+    app.extensions[KEY] = Limiter(
+        app, key_function=caller_key, store=store, default_limits=[parse(app.config["RATE_LIMIT_DEFAULT"])]
+    )
+    app.register_error_handler(RateLimitExceeded, too_many_requests)
+
+
+class Limiter(RateLimiter):
+    """quart-rate-limiter's limiter, except that a route's own limits replace the default instead of adding to
+    it, and a request the store failed for gets no RateLimit headers (they would be guesses)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401  # as RateLimiter's
+        # The two methods replaced below are private: fail at start-up, not silently, if a release renames them.
+        for name in ("_get_limits_for_view_function", "_after_request"):
+            if not callable(getattr(RateLimiter, name, None)):
+                raise RuntimeError(f"{__name__}.Limiter replaces RateLimiter.{name}, which this release lacks")
+        super().__init__(*args, **kwargs)
+
+    def _get_limits_for_view_function(self, view_func: Callable[..., Any] | None, blueprint: object) -> list[RateLimit]:
+        return self.limits_of(view_func, blueprint)
+
+    def limits_of(self, view_func: Callable[..., Any] | None, blueprint: object = None) -> list[RateLimit]:
+        """The limits of a route: none if exempt (or unmatched), its own and its blueprint's, else the default."""
+        if view_func is None or getattr(view_func, EXEMPT, False):
+            return []
+        return getattr(view_func, LIMITS, []) + getattr(blueprint, LIMITS, []) or self._default_rate_limits
+
+    async def _after_request(self, response: Response) -> Response:
+        return response if g.get(FAILED) else await super()._after_request(response)
+
+
+def _header(description: str) -> dict[str, object]:
+    return {"description": description, "schema": {"type": "integer", "minimum": 0}}
+
+
+RETRY_AFTER = _header("Seconds to wait before sending the request again.")
+# The three fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers-06 and before), as quart-rate-limiter sends
+# them on every answer of a limited route; for the route's shortest period.
+HEADERS = {
+    429: {
+        "Retry-After": RETRY_AFTER,
+        "RateLimit-Limit": _header("Requests a caller may send in the limit's period."),
+        "RateLimit-Remaining": _header("Requests left to the caller now."),
+        "RateLimit-Reset": _header("Seconds until the caller has the whole limit again."),
+    },
+    503: {"Retry-After": RETRY_AFTER},
+}
+
+
+def problems(app: Any, view_func: Callable[..., Any], blueprint: object) -> dict[int, str]:  # noqa: ANN401  # a weak proxy
+    """The problems a route answers because of its limits, by status (for its OpenAPI document of `app`)."""
+    if not app.extensions[KEY].limits_of(view_func, blueprint):
+        return {}
+    too_many = {429: "Too many requests from this caller: see Retry-After and the RateLimit headers."}
+    if app.config["RATE_LIMIT_STORAGE_URL"] and app.config["RATE_LIMIT_ON_STORAGE_ERROR"] == "closed":
+        return too_many | {503: "The rate limit store does not answer (RATE_LIMIT_ON_STORAGE_ERROR is closed)."}
+    return too_many
+
+
+async def caller_key() -> str:
+    """Whose requests are counted together: the authenticated subject, else the client's address."""
+    caller = g.get("caller")
+    if caller is not None:
+        return f"sub:{caller.subject}"
+    return f"ip:{client_address(current_app.config['RATE_LIMIT_TRUSTED_HOPS'])}"
+
+
+def client_address(hops: int) -> str:
+    """The socket's peer, or the address `hops` from the right of X-Forwarded-For, which the last of `hops`
+    trusted proxies wrote (those to its left the client may have made up). Too few entries: the peer."""
+    if hops:
+        forwarded = [item.strip() for item in ",".join(request.headers.getlist("X-Forwarded-For")).split(",")]
+        forwarded = [item for item in forwarded if item]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.remote_addr or "unknown"
+
+
+async def too_many_requests(error: RateLimitExceeded) -> Response:
+    """429 problem+json, with Retry-After (the RateLimit-* headers are added after it)."""
+    seconds = str(error.retry_after)
+    return errors.problem(429, f"Too many requests: retry after {seconds} s.", {"Retry-After": seconds})
+
+
+class MemoryStore(RateLimiterStoreABC):
+    """Each key's theoretical arrival time (TAT), in this worker's memory. A TAT that has passed says no more
+    than a missing one: those are dropped whenever the store doubles, so it holds the callers of one period."""
+
+    def __init__(self) -> None:
+        self.tats: dict[str, datetime] = {}
+        self.purge_at = 1024
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        """The key's TAT, or `default`."""
+        return self.tats.get(key, default)
+
+    async def set(self, key: str, tat: datetime) -> None:
+        """Keep the key's TAT; drop the TATs that have passed when the store has doubled."""
+        self.tats[key] = tat
+        if len(self.tats) >= self.purge_at:
+            now = datetime.now(UTC)
+            self.tats = {key: tat for key, tat in self.tats.items() if tat > now}
+            self.purge_at = max(1024, 2 * len(self.tats))
+
+    async def before_serving(self) -> None:
+        """Nothing to open."""
+
+    async def after_serving(self) -> None:
+        """Nothing to close."""
+
+
+class RedisStore(RateLimiterStoreABC):
+    """Each key's TAT in Redis, shared by every worker and replica; a key expires when its TAT passes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.redis: Redis | None = None
+
+    async def before_serving(self) -> None:
+        """A client whose connections open on first use: the service starts even if Redis does not answer."""
+        self.redis = Redis.from_url(self.url, socket_timeout=STORAGE_TIMEOUT, socket_connect_timeout=STORAGE_TIMEOUT)
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        """The key's TAT, or `default`."""
+        assert self.redis is not None, "used before serving"
+        value = await self.redis.get(key)
+        return default if value is None else datetime.fromtimestamp(float(value), UTC)
+
+    async def set(self, key: str, tat: datetime) -> None:
+        """Keep the key's TAT until it passes."""
+        assert self.redis is not None, "used before serving"
+        await self.redis.set(key, tat.timestamp(), pxat=math.ceil(tat.timestamp() * 1000))
+
+    async def after_serving(self) -> None:
+        """Close the connections."""
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+class StoreGuard(RateLimiterStoreABC):
+    """A store whose failures (Redis down or slow) let the request through ("open") or answer 503 ("closed");
+    each is counted, logged at most once per LOG_INTERVAL, and the store is not asked again in that request."""
+
+    def __init__(self, store: RateLimiterStoreABC, on_error: str) -> None:
+        self.store, self.closed = store, on_error == "closed"
+        self.logged_at = -math.inf
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        """The key's TAT, or `default` (also when the store fails, if open)."""
+        if not g.get(FAILED):
+            try:
+                return await self.store.get(key, default)
+            except (RedisError, OSError) as error:
+                self._failed(error)
+        return default
+
+    async def set(self, key: str, tat: datetime) -> None:
+        """Keep the key's TAT, if the store answers."""
+        if not g.get(FAILED):
+            try:
+                await self.store.set(key, tat)
+            except (RedisError, OSError) as error:
+                self._failed(error)
+
+    def _failed(self, error: Exception) -> None:
+        g.setdefault(FAILED, True)
+        metrics.RATE_LIMIT_STORE_ERRORS.inc()
+        if time.monotonic() - self.logged_at >= LOG_INTERVAL:
+            self.logged_at = time.monotonic()
+            action = "answering 503" if self.closed else "letting requests through unlimited"
+            logger.error("Rate limit store failed (%s: %s): %s", type(error).__name__, error, action)
+        if self.closed:
+            detail = "The rate limit store does not answer; the request was not handled."
+            raise ServiceUnavailable(detail, retry_after=RETRY_SECONDS)
+
+    async def before_serving(self) -> None:
+        """Open the store."""
+        await self.store.before_serving()
+
+    async def after_serving(self) -> None:
+        """Close the store."""
+        await self.store.after_serving()
