@@ -43,8 +43,9 @@ setup(
         # Their retries: the attempts, the waits, the last error re-raised; 25.2 lets `on=` return the wait
         # (full jitter, or Retry-After).
         "stamina>=25.2,<27",
-        # Rate limits (GCRA) per route, shared by every worker and replica through Redis (myservice/limits.py).
-        # Only the release tested: limits.py reads its limits and exemptions from the attributes it sets.
-        "quart-rate-limiter[redis]>=0.12.1,<0.12.2",
+        # Rate limits (GCRA) per route (myservice/limits.py). Only the release tested: limits.py replaces two
+        # of its private methods (checked at start-up and by test_limits).
+        "quart-rate-limiter>=0.12.1,<0.12.2",
+        "redis>=5.0.1,<9",  # the rate limit store shared by every worker and replica (RATE_LIMIT_STORAGE_URL)
     ],
 )

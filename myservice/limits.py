@@ -88,6 +88,7 @@ def _header(description: str) -> dict[str, object]:
     return {"description": description, "schema": {"type": "integer", "minimum": 0}}
 
 
+TOO_MANY = "Too many requests from this caller: see Retry-After and the RateLimit headers."
 RETRY_AFTER = _header("Seconds to wait before sending the request again.")
 # The three fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers-06 and before), as quart-rate-limiter sends
 # them on every answer of a limited route; for the route's shortest period.
@@ -106,7 +107,7 @@ def problems(app: Any, view_func: Callable[..., Any], blueprint: object) -> dict
     """The problems a route answers because of its limits, by status (for its OpenAPI document of `app`)."""
     if not app.extensions[KEY].limits_of(view_func, blueprint):
         return {}
-    too_many = {429: "Too many requests from this caller: see Retry-After and the RateLimit headers."}
+    too_many = {429: TOO_MANY}
     if app.config["RATE_LIMIT_STORAGE_URL"] and app.config["RATE_LIMIT_ON_STORAGE_ERROR"] == "closed":
         return too_many | {503: "The rate limit store does not answer (RATE_LIMIT_ON_STORAGE_ERROR is closed)."}
     return too_many
