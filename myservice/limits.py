@@ -7,11 +7,9 @@ RATE_LIMIT_DEFAULT. The caller is the authenticated subject (`g.caller`), else t
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from quart import Quart, Response, current_app, g, request
@@ -20,21 +18,14 @@ from quart_rate_limiter import QUART_RATE_LIMITER_LIMITS_ATTRIBUTE as LIMITS
 from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 from quart_rate_limiter import rate_exempt as rate_exempt  # re-exported: views import both from here
 from quart_rate_limiter import rate_limit as _rate_limit
-from quart_rate_limiter.store import RateLimiterStoreABC
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-from werkzeug.exceptions import ServiceUnavailable
 
-from myservice import errors, metrics
-from myservice.settings import PERIODS, RATE_LIMIT, SERVICE
+from myservice import errors
+from myservice.limit_stores import FAILED, MemoryStore, RedisStore, StoreGuard
+from myservice.settings import PERIODS, RATE_LIMIT
 
-logger = logging.getLogger(f"{SERVICE}.limits")
 KEY = "limits"  # app.extensions[KEY]: the RateLimiter
-STORAGE_TIMEOUT = 0.25  # seconds a Redis call may take: a Redis down or slow never holds a request longer
-LOG_INTERVAL = 60.0  # seconds between two log lines about a failing store (the metric counts every failure)
-RETRY_SECONDS = 5  # Retry-After of the 503 that RATE_LIMIT_ON_STORAGE_ERROR=closed answers
-FAILED = "_myservice_rate_limit_store_failed"  # set on `g` once the store failed during a request
 F = TypeVar("F", bound=Callable[..., Any])
+REPLACED = ("_get_limits_for_view_function", "_raise_on_rejection", "_update_limits", "_after_request")
 
 
 def parse(text: str) -> RateLimit:
@@ -62,17 +53,30 @@ def init_app(app: Quart) -> None:
 
 class Limiter(RateLimiter):
     """quart-rate-limiter's limiter, except that a route's own limits replace the default instead of adding to
-    it, and a request the store failed for gets no RateLimit headers (they would be guesses)."""
+    it, a request is checked and counted in one atomic step (its own reads, then writes: a race between
+    workers), and a request the store failed for gets no RateLimit headers (they would be guesses)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401  # as RateLimiter's
-        # The two methods replaced below are private: fail at start-up, not silently, if a release renames them.
-        for name in ("_get_limits_for_view_function", "_after_request"):
+        # The methods replaced below are private: fail at start-up, not silently, if a release renames them.
+        for name in REPLACED:
             if not callable(getattr(RateLimiter, name, None)):
                 raise RuntimeError(f"{__name__}.Limiter replaces RateLimiter.{name}, which this release lacks")
         super().__init__(*args, **kwargs)
+        self.guard: StoreGuard = kwargs["store"]
 
     def _get_limits_for_view_function(self, view_func: Callable[..., Any] | None, blueprint: object) -> list[RateLimit]:
         return self.limits_of(view_func, blueprint)
+
+    async def _raise_on_rejection(self, endpoint: str, rate_limits: list[RateLimit]) -> None:
+        """Nothing: `_update_limits`, called next, checks and counts at once (see myservice.limit_stores)."""
+
+    async def _update_limits(self, endpoint: str, rate_limits: list[RateLimit]) -> None:
+        """Count the request against each of its limits, or raise RateLimitExceeded if one refuses it."""
+        if rate_limits:
+            keyed = [(await self._create_key(endpoint, limit), limit) for limit in rate_limits]
+            wait = await self.guard.admit(keyed)
+            if wait is not None:
+                raise RateLimitExceeded(math.ceil(wait))
 
     def limits_of(self, view_func: Callable[..., Any] | None, blueprint: object = None) -> list[RateLimit]:
         """The limits of a route: none if exempt (or unmatched), its own and its blueprint's, else the default."""
@@ -136,103 +140,3 @@ async def too_many_requests(error: RateLimitExceeded) -> Response:
     """429 problem+json, with Retry-After (the RateLimit-* headers are added after it)."""
     seconds = str(error.retry_after)
     return errors.problem(429, f"Too many requests: retry after {seconds} s.", {"Retry-After": seconds})
-
-
-class MemoryStore(RateLimiterStoreABC):
-    """Each key's theoretical arrival time (TAT), in this worker's memory. A TAT that has passed says no more
-    than a missing one: those are dropped whenever the store doubles, so it holds the callers of one period."""
-
-    def __init__(self) -> None:
-        self.tats: dict[str, datetime] = {}
-        self.purge_at = 1024
-
-    async def get(self, key: str, default: datetime) -> datetime:
-        """The key's TAT, or `default`."""
-        return self.tats.get(key, default)
-
-    async def set(self, key: str, tat: datetime) -> None:
-        """Keep the key's TAT; drop the TATs that have passed when the store has doubled."""
-        self.tats[key] = tat
-        if len(self.tats) >= self.purge_at:
-            now = datetime.now(UTC)
-            self.tats = {key: tat for key, tat in self.tats.items() if tat > now}
-            self.purge_at = max(1024, 2 * len(self.tats))
-
-    async def before_serving(self) -> None:
-        """Nothing to open."""
-
-    async def after_serving(self) -> None:
-        """Nothing to close."""
-
-
-class RedisStore(RateLimiterStoreABC):
-    """Each key's TAT in Redis, shared by every worker and replica; a key expires when its TAT passes."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.redis: Redis | None = None
-
-    async def before_serving(self) -> None:
-        """A client whose connections open on first use: the service starts even if Redis does not answer."""
-        self.redis = Redis.from_url(self.url, socket_timeout=STORAGE_TIMEOUT, socket_connect_timeout=STORAGE_TIMEOUT)
-
-    async def get(self, key: str, default: datetime) -> datetime:
-        """The key's TAT, or `default`."""
-        assert self.redis is not None, "used before serving"
-        value = await self.redis.get(key)
-        return default if value is None else datetime.fromtimestamp(float(value), UTC)
-
-    async def set(self, key: str, tat: datetime) -> None:
-        """Keep the key's TAT until it passes."""
-        assert self.redis is not None, "used before serving"
-        await self.redis.set(key, tat.timestamp(), pxat=math.ceil(tat.timestamp() * 1000))
-
-    async def after_serving(self) -> None:
-        """Close the connections."""
-        if self.redis is not None:
-            await self.redis.aclose()
-
-
-class StoreGuard(RateLimiterStoreABC):
-    """A store whose failures (Redis down or slow) let the request through ("open") or answer 503 ("closed");
-    each is counted, logged at most once per LOG_INTERVAL, and the store is not asked again in that request."""
-
-    def __init__(self, store: RateLimiterStoreABC, on_error: str) -> None:
-        self.store, self.closed = store, on_error == "closed"
-        self.logged_at = -math.inf
-
-    async def get(self, key: str, default: datetime) -> datetime:
-        """The key's TAT, or `default` (also when the store fails, if open)."""
-        if not g.get(FAILED):
-            try:
-                return await self.store.get(key, default)
-            except (RedisError, OSError) as error:
-                self._failed(error)
-        return default
-
-    async def set(self, key: str, tat: datetime) -> None:
-        """Keep the key's TAT, if the store answers."""
-        if not g.get(FAILED):
-            try:
-                await self.store.set(key, tat)
-            except (RedisError, OSError) as error:
-                self._failed(error)
-
-    def _failed(self, error: Exception) -> None:
-        g.setdefault(FAILED, True)
-        metrics.RATE_LIMIT_STORE_ERRORS.inc()
-        if time.monotonic() - self.logged_at >= LOG_INTERVAL:
-            self.logged_at = time.monotonic()
-            action = "answering 503" if self.closed else "letting requests through unlimited"
-            logger.error("Rate limit store failed (%s: %s): %s", type(error).__name__, error, action)
-        if self.closed:
-            detail = "The rate limit store does not answer; the request was not handled."
-            raise ServiceUnavailable(detail, retry_after=RETRY_SECONDS)
-
-    async def before_serving(self) -> None:
-        """Open the store."""
-        await self.store.before_serving()
-
-    async def after_serving(self) -> None:
-        """Close the store."""
-        await self.store.after_serving()

@@ -4,7 +4,6 @@ shape, the deployment files, the serving configuration."""
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 import socket
@@ -287,14 +286,3 @@ def _in_flight_of(shared: Path, pid: int) -> float:
         return 0.0
     values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]  # untyped
     return float(sum(value for _, value, _, _ in values))
-
-
-def requests_by_worker(shared: Path, route: str) -> dict[int, float]:
-    """The requests to `route` that each worker counted in the shared metrics folder, by process id."""
-    served = {}
-    for path in shared.glob("counter_*.db"):
-        values = MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]  # untyped
-        count = sum(value for key, value, _, _ in values if json.loads(key)[2].get("route") == route)
-        if count:
-            served[int(path.stem.removeprefix("counter_"))] = float(count)
-    return served

@@ -3,11 +3,15 @@ headers, the Redis store (keys that expire, Redis down or stopped) and the limit
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import json
 import logging
 import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,12 +23,13 @@ from quart import Blueprint, Quart, g
 from quart.typing import TestClientProtocol as Client
 from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
 
-from myservice import create_app, limits
-from myservice.limits import MemoryStore, rate_limit
+from myservice import create_app, limits, metrics
+from myservice.limit_stores import STORAGE_TIMEOUT, MemoryStore
+from myservice.limits import rate_limit
 from myservice.settings import SettingsError
 from myservice.views import find_blueprints
 
-from .helpers import assert_problem, free_port, get, lane_command, lane_env, requests_by_worker, serving, stop
+from .helpers import assert_problem, free_port, lane_command, lane_env, serving, stop
 
 # Every exempt route, by endpoint: exempting one more is a decision this list makes visible.
 EXEMPT = {"health.get_healthz", "health.get_readyz", "metrics.get_metrics"}
@@ -249,8 +254,19 @@ async def test_redis_keys_expire_when_their_period_has_passed() -> None:
             assert await statuses(client, "/", 1, scope_base=PEER) == [200]
 
 
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_a_burst_of_parallel_requests_gets_exactly_the_limit(store: str) -> None:
+    """Each request is checked and counted in one step: parallel requests cannot all read the same count."""
+    with redis_server() as (port, _):
+        url = f"redis://127.0.0.1:{port}/0" if store == "redis" else ""
+        async with started(RATE_LIMIT_DEFAULT="5/minute", RATE_LIMIT_STORAGE_URL=url) as client:
+            burst = await asyncio.gather(*(client.get("/", scope_base=PEER) for _ in range(20)))
+    assert sorted(response.status_code for response in burst) == [200] * 5 + [429] * 15
+
+
 def store_errors() -> float:
-    return limits.metrics.RATE_LIMIT_STORE_ERRORS._value.get()  # type: ignore[attr-defined, no-any-return]  # its value
+    """How many rate limit store calls have failed in this process."""
+    return metrics.RATE_LIMIT_STORE_ERRORS._value.get()  # type: ignore[no-any-return]  # untyped
 
 
 async def test_redis_down_fails_open_logged_once_counted_each_time(caplog: pytest.LogCaptureFixture) -> None:
@@ -290,7 +306,7 @@ async def test_redis_stopped_mid_test_then_back(on_error: str, while_down: int) 
             stop(process)
             started_at = time.monotonic()
             assert await statuses(client, "/", 3, scope_base=PEER) == [while_down] * 3
-            assert time.monotonic() - started_at < 3 * 2 * limits.STORAGE_TIMEOUT + 1  # bounded, never hanging
+            assert time.monotonic() - started_at < 3 * STORAGE_TIMEOUT + 1  # bounded, never hanging
             with redis_server_on(port):
                 assert await statuses(client, "/", 3, scope_base=PEER) == [200, 200, 429]  # an empty Redis
     documented = document["paths"]["/"]["get"]["responses"]
@@ -316,35 +332,54 @@ def redis_server_on(port: int) -> Iterator[None]:
 LANE_DB = {"hypercorn": 14, "uvicorn": 15}  # a Redis database per lane: its keys are this test's alone
 
 
+def connections_to_each_worker(port: int, workers: int = 2) -> list[http.client.HTTPConnection]:
+    """A kept-alive connection to each worker of the server: opened 8 at a time until each worker (the last
+    may still be starting) has one."""
+    found: dict[int, http.client.HTTPConnection] = {}
+    for _ in range(40):
+        time.sleep(0.25 * bool(found))
+        with ThreadPoolExecutor(8) as pool:
+            for pid, connection in pool.map(lambda _: _connect(port), range(8)):
+                found.setdefault(pid, connection)
+                if found[pid] is not connection:
+                    connection.close()
+        if len(found) == workers:
+            return list(found.values())
+    raise AssertionError(f"connections reached only the workers {list(found)}")
+
+
+def _connect(port: int) -> tuple[int, http.client.HTTPConnection]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    return int(json.loads(_send(connection, "/probes/pid")[1])["pid"]), connection
+
+
+def _send(connection: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    connection.request("GET", path)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lane", ["hypercorn", "uvicorn"])
 def test_limits_hold_across_workers(lane: str, tmp_path: Path) -> None:
-    """Two workers on the Redis at 127.0.0.1:6379: N allowed in all, then 429, both workers serving; keys expire."""
-    shared = redis.Redis(port=6379, db=LANE_DB[lane], socket_timeout=2)
+    """Two workers on the Redis at 127.0.0.1:6379, asked in turn: N allowed in all, then 429; keys expire."""
+    shared = redis.Redis(port=6379, db=LANE_DB[lane], socket_timeout=2, decode_responses=True)
     if not _answers(shared):
         pytest.skip("no Redis answers at 127.0.0.1:6379 (the CI machine has one)")
-    for key in shared.scan_iter("*-probes.get_request_id-*"):
-        shared.delete(key)
-    port, metrics = free_port(), tmp_path / "metrics"
-    metrics.mkdir()
+    pattern = "*-probes.get_request_id-*"
+    shared.delete(*shared.keys(pattern) or ["none"])
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = lane_env(
-        port,
-        PROMETHEUS_MULTIPROC_DIR=str(metrics),
-        MYSERVICE_RATE_LIMIT_STORAGE_URL=f"redis://127.0.0.1:6379/{LANE_DB[lane]}",
-        MYSERVICE_RATE_LIMIT_DEFAULT="20/minute",
-    )
+    redis_url = f"redis://127.0.0.1:6379/{LANE_DB[lane]}"
+    env = lane_env(port, MYSERVICE_RATE_LIMIT_STORAGE_URL=redis_url, MYSERVICE_RATE_LIMIT_DEFAULT="20/minute")
     with serving(lane_command(lane), f"{url}/healthz", env=env, cwd=tmp_path):
-        got = [get(f"{url}/probes/request-id")[0] for _ in range(30)]  # a connection each: both workers serve
-        served = requests_by_worker(metrics, "/probes/request-id")
-        keys = list(shared.scan_iter("*-probes.get_request_id-*"))
-        ttls = [shared.pttl(key) for key in keys]
-    try:
-        assert got == [200] * 20 + [429] * 10
-        assert len(served) == 2, f"one worker served every request: {served}"
-        assert sum(served.values()) == 30
-        assert len(keys) == 1, keys
-        assert 0 < ttls[0] <= 60_000, ttls
-    finally:
-        for key in keys:
-            shared.delete(key)
+        connections = connections_to_each_worker(port)
+        got = [_send(connections[n % 2], "/probes/request-id")[0] for n in range(30)]
+        for connection in connections:
+            connection.close()
+    keys = shared.keys(pattern)
+    ttls = [shared.pttl(key) for key in keys]
+    shared.delete(*keys or ["none"])
+    assert got == [200] * 20 + [429] * 10  # each worker answered 10 of the 200s and 5 of the 429s
+    assert len(keys) == 1, keys
+    assert 0 < ttls[0] <= 60_000, ttls
