@@ -43,8 +43,8 @@ setup(
         # Their retries: the attempts, the waits, the last error re-raised; 25.2 lets `on=` return the wait
         # (full jitter, or Retry-After).
         "stamina>=25.2,<27",
-        # Rate limits (GCRA) per route (myservice/limits.py). Only the release tested: limits.py replaces two
-        # of its private methods (checked at start-up and by test_limits).
+        # Rate limits (GCRA) per route (limits.py). Only the release tested: limits.py replaces four of
+        # its private methods (checked at start-up and by test_limits).
         "quart-rate-limiter>=0.12.1,<0.12.2",
         "redis>=5.0.1,<9",  # the rate limit store shared by every worker and replica (RATE_LIMIT_STORAGE_URL)
     ],

@@ -1,5 +1,5 @@
-"""Where rate limits are counted (see myservice.limits): each worker's memory, or Redis, which every worker
-and replica shares; and what a request gets when Redis fails (RATE_LIMIT_ON_STORAGE_ERROR).
+"""Where rate limits are counted (see limits.py): each worker's memory, or Redis, which every
+worker and replica shares; and what a request gets when Redis fails (RATE_LIMIT_ON_STORAGE_ERROR).
 
 Both keep, per key (caller, route and limit), GCRA's theoretical arrival time (TAT): a request is allowed
 while TAT - now <= period - period/requests, and then moves the TAT period/requests forward. `admit` checks

@@ -68,7 +68,7 @@ class Limiter(RateLimiter):
         return self.limits_of(view_func, blueprint)
 
     async def _raise_on_rejection(self, endpoint: str, rate_limits: list[RateLimit]) -> None:
-        """Nothing: `_update_limits`, called next, checks and counts at once (see myservice.limit_stores)."""
+        """Nothing: `_update_limits`, called next, checks and counts at once (see limit_stores)."""
 
     async def _update_limits(self, endpoint: str, rate_limits: list[RateLimit]) -> None:
         """Count the request against each of its limits, or raise RateLimitExceeded if one refuses it."""
@@ -107,9 +107,9 @@ HEADERS = {
 }
 
 
-def problems(app: Any, view_func: Callable[..., Any], blueprint: object) -> dict[int, str]:  # noqa: ANN401  # a weak proxy
+def problems(app: Any, view: Callable[..., Any], blueprint: object) -> dict[int, str]:  # noqa: ANN401  # a weakproxy
     """The problems a route answers because of its limits, by status (for its OpenAPI document of `app`)."""
-    if not app.extensions[KEY].limits_of(view_func, blueprint):
+    if not app.extensions[KEY].limits_of(view, blueprint):
         return {}
     too_many = {429: TOO_MANY}
     if app.config["RATE_LIMIT_STORAGE_URL"] and app.config["RATE_LIMIT_ON_STORAGE_ERROR"] == "closed":

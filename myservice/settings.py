@@ -79,7 +79,7 @@ def check_service_url(value: Value) -> str | None:
     return None
 
 
-# A rate limit as settings and routes write it: requests per period, "100/minute" (see myservice.limits).
+# A rate limit as settings and routes write it: requests per period, "100/minute" (see limits.py).
 RATE_LIMIT = re.compile(r"\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour|day)\s*")
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
