@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import click
 import yaml
@@ -63,13 +63,19 @@ class Setting:
     required: bool = False
 
 
-def check_service_url(value: Value) -> str | None:
-    """Why `value` is not a service's base URL, or None."""
+def split_url(value: Value) -> SplitResult:
+    """The parts of a URL; all empty if it is malformed (a port that is not a number from 0 to 65535, too)."""
     try:
         parts = urlsplit(str(value))
-        parts.port  # noqa: B018  # raises ValueError on a port that is not a number from 0 to 65535
+        parts.port  # noqa: B018  # raises ValueError on a bad port
     except ValueError:
         parts = urlsplit("")
+    return parts
+
+
+def check_service_url(value: Value) -> str | None:
+    """Why `value` is not a service's base URL, or None."""
+    parts = split_url(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in str(value)):
         return "it is not an http:// or https:// URL with a host, such as http://name:8000"
     if parts.username is not None:
@@ -93,11 +99,7 @@ def check_rate_limit(value: Value) -> str | None:
 
 def check_storage_url(value: Value) -> str | None:
     """Why `value` is neither empty (memory) nor a Redis URL with a host, or None."""
-    try:
-        parts = urlsplit(str(value))
-        parts.port  # noqa: B018  # raises ValueError on a port that is not a number from 0 to 65535
-    except ValueError:
-        parts = urlsplit("")
+    parts = split_url(value)
     if value and (parts.scheme not in ("redis", "rediss") or not parts.hostname or " " in str(value)):
         return "expected nothing (each worker's memory) or redis://[:password@]host[:port][/db] (or rediss://)"
     if value and parts.path.strip("/") and not parts.path.strip("/").isdigit():

@@ -21,7 +21,7 @@ import pytest
 import redis
 from quart import Blueprint, Quart, g
 from quart.typing import TestClientProtocol as Client
-from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE
+from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE, RateLimiter
 
 from myservice import create_app, limits, metrics
 from myservice.limit_stores import STORAGE_TIMEOUT, MemoryStore
@@ -114,6 +114,14 @@ async def test_every_route_is_limited_or_exempt(app: Quart) -> None:
             unlimited.append(rule.rule)
     assert unlimited == [], f"routes neither limited nor exempt: {unlimited}"
     assert exempt == EXEMPT, "exempt routes differ from EXEMPT in test_limits.py: list a new one there"
+
+
+@pytest.mark.parametrize("name", limits.REPLACED)
+def test_a_release_without_a_replaced_method_stops_the_start(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """limits.Limiter replaces private methods of quart-rate-limiter: a release that renames one fails loudly."""
+    monkeypatch.delattr(RateLimiter, name)
+    with pytest.raises(RuntimeError, match=f"replaces RateLimiter.{name}, which this release lacks"):
+        create_app()
 
 
 async def test_the_key_is_the_socket_peer_whatever_x_forwarded_for_says() -> None:
