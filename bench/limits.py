@@ -1,8 +1,8 @@
 """The rate limits lane's service: `make serve`'s app plus two bench-only routes alike but for their limits.
 
 `GET /bench_limits/limited` has a limit too high to reach (every request still checks and counts it,
-and its answer carries the RateLimit headers); `GET /bench_limits/exempt` is `@rate_exempt`. With
-`redis=True` the counts are in the Redis at REDIS_URL, else in the worker's memory.
+and its answer carries the RateLimit headers); `GET /bench_limits/exempt` is `@rate_exempt`. `create_app`
+counts in the worker's memory, `create_redis_app` in the Redis at REDIS_URL.
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ async def get_exempt() -> dict[str, str]:
     return {}
 
 
-def create_app(redis: bool = False) -> Quart:
-    """The service with the two routes, counting in Redis if `redis`, else in memory."""
-    settings = {"RATE_LIMIT_STORAGE_URL": REDIS_URL} if redis else {}
-    return create_service(blueprints=[*find_blueprints(), bench_limits], settings=settings)
+def create_app() -> Quart:
+    """The service with the two routes, counting in memory."""
+    return create_service(blueprints=[*find_blueprints(), bench_limits])
+
+
+def create_redis_app() -> Quart:
+    """The service with the two routes, counting in the Redis at REDIS_URL."""
+    return create_service(blueprints=[*find_blueprints(), bench_limits], settings={"RATE_LIMIT_STORAGE_URL": REDIS_URL})

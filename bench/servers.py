@@ -25,7 +25,7 @@ APPS = {
     (True, True): "'bench.bare_database:create_app()'",
 }
 # What a target of the rate limits lane serves, by store (see bench/limits.py).
-LIMITS_APPS = {"memory": "'bench.limits:create_app()'", "redis": "'bench.limits:create_app(redis=True)'"}
+LIMITS_APPS = {"memory": "'bench.limits:create_app()'", "redis": "'bench.limits:create_redis_app()'"}
 STARTUP_SECONDS = 30
 # The service's default rate limit, out of the load generator's reach: its cost is measured, not its 429s.
 UNREACHABLE_LIMIT = {"MYSERVICE_RATE_LIMIT_DEFAULT": "999999999/second"}
