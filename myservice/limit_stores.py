@@ -19,6 +19,8 @@ from quart import g
 from quart_rate_limiter import RateLimit
 from quart_rate_limiter.store import RateLimiterStoreABC
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -107,7 +109,13 @@ class RedisStore(Store):
 
     async def before_serving(self) -> None:
         """A client whose connections open on first use: the service starts even if Redis does not answer."""
-        self.redis = Redis.from_url(self.url, socket_timeout=STORAGE_TIMEOUT, socket_connect_timeout=STORAGE_TIMEOUT)
+        # No retries (redis-py's default is three, with backoff): the next request tries again.
+        self.redis = Redis.from_url(
+            self.url,
+            retry=Retry(NoBackoff(), 0),
+            socket_timeout=STORAGE_TIMEOUT,
+            socket_connect_timeout=STORAGE_TIMEOUT,
+        )
         self.script = self.redis.register_script(ADMIT)  # sent by its hash, loaded when Redis does not know it
 
     async def get(self, key: str, default: datetime) -> datetime:

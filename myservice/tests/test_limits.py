@@ -8,6 +8,7 @@ import http.client
 import json
 import logging
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -301,6 +302,20 @@ async def test_redis_down_fails_closed_with_503_when_so_set() -> None:
     assert response.headers["Retry-After"] == "5"
     assert not any(name in response.headers for name in RATE_HEADERS)
     assert healthz.status_code == 200  # exempt: never asks the store
+
+
+async def test_a_redis_that_never_answers_holds_a_request_only_the_timeout() -> None:
+    """A port that takes connections and never answers (a hung Redis): each request waits STORAGE_TIMEOUT once."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        async with started(RATE_LIMIT_STORAGE_URL=url) as client:
+            began = time.monotonic()
+            response = await client.get("/", scope_base=PEER)
+            took = time.monotonic() - began
+    assert response.status_code == 200
+    assert STORAGE_TIMEOUT <= took < 2 * STORAGE_TIMEOUT + 0.5
 
 
 @pytest.mark.parametrize(("on_error", "while_down"), [("open", 200), ("closed", 503)])
