@@ -156,8 +156,8 @@ def limits_lane(lane: LimitsLane) -> list[str]:
     """The rate limits lane's section: its table and the same-run ratios, limited / exempt per store."""
     from bench.limits import EXEMPT, LIMITED  # the bench's app imports the service: only when there is a lane
 
-    lines = ["", f"## Rate limits lane: GET {LIMITED} against GET {EXEMPT}", ""]
-    lines += [f"- skipped: {lane.skipped}"] if lane.skipped else []
+    lines = ["", f"## Rate limits lane: GET {LIMITED} against GET {EXEMPT}"]
+    lines += ["", f"- skipped: {lane.skipped}"] if lane.skipped else []
     lines += load_table(lane.targets, [LIMITED, EXEMPT], lane.load)
     lines += RATIO_HEAD
     for target in lane.targets:
