@@ -32,10 +32,12 @@ STORAGE_TIMEOUT = 0.25  # seconds a Redis call may take: a Redis down or slow ne
 LOG_INTERVAL = 60.0  # seconds between two log lines about a failing store (the metric counts every failure)
 RETRY_SECONDS = 5  # Retry-After of the 503 that RATE_LIMIT_ON_STORAGE_ERROR=closed answers
 FAILED = "_myservice_rate_limit_store_failed"  # set on `g` once the store failed during a request
+TATS = "_myservice_rate_limit_tats"  # on `g`: the TATs this request set, which its RateLimit headers are about
 Keyed = list[tuple[str, RateLimit]]
+Admission = float | dict[str, datetime]  # seconds to wait, or the new TATs by key
 
 # KEYS: the keys; ARGV: each key's period/requests and period - period/requests, in seconds. Returns the
-# seconds to wait (as text: Redis would cut a number to an integer), or nothing when the request is allowed.
+# seconds to wait, or the keys' new TATs when the request is allowed (as text: Redis would cut numbers to integers).
 ADMIT = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) + tonumber(now[2]) / 1000000
@@ -47,17 +49,18 @@ for i, key in ipairs(KEYS) do
   tats[i] = tat + tonumber(ARGV[2 * i - 1])
 end
 for i, key in ipairs(KEYS) do
-  redis.call('SET', key, string.format('%.6f', tats[i]), 'PXAT', math.ceil(tats[i] * 1000))
+  tats[i] = string.format('%.6f', tats[i])
+  redis.call('SET', key, tats[i], 'PXAT', math.ceil(tonumber(tats[i]) * 1000))
 end
-return false
+return tats
 """
 
 
 class Store(RateLimiterStoreABC):
     """A store that can also admit a request: check and move all its limits' TATs at once."""
 
-    async def admit(self, keyed: Keyed) -> float | None:
-        """None if every limit allows the request (their TATs then moved), else the seconds to wait."""
+    async def admit(self, keyed: Keyed) -> Admission:
+        """The new TATs if every limit allows the request (they are then kept), else the seconds to wait."""
         raise NotImplementedError
 
     async def before_serving(self) -> None:
@@ -87,7 +90,7 @@ class MemoryStore(Store):
             self.tats = {key: tat for key, tat in self.tats.items() if tat > now}
             self.purge_at = max(1024, 2 * len(self.tats))
 
-    async def admit(self, keyed: Keyed) -> float | None:
+    async def admit(self, keyed: Keyed) -> Admission:
         """As ADMIT does in Redis (no await before the last set: no other request runs in between)."""
         now = datetime.now(UTC)
         tats = [max(self.tats.get(key, now), now) for key, _ in keyed]
@@ -95,9 +98,10 @@ class MemoryStore(Store):
             wait = (tat - now).total_seconds() - (limit.period.total_seconds() - limit.inverse)
             if wait > 0:
                 return wait
-        for tat, (key, limit) in zip(tats, keyed, strict=True):
-            await self.set(key, tat + timedelta(seconds=limit.inverse))
-        return None
+        moved = {key: tat + timedelta(seconds=limit.inverse) for tat, (key, limit) in zip(tats, keyed, strict=True)}
+        for key, tat in moved.items():
+            await self.set(key, tat)
+        return moved
 
 
 class RedisStore(Store):
@@ -129,13 +133,16 @@ class RedisStore(Store):
         assert self.redis is not None, "used before serving"
         await self.redis.set(key, f"{tat.timestamp():.6f}", pxat=math.ceil(tat.timestamp() * 1000))
 
-    async def admit(self, keyed: Keyed) -> float | None:
+    async def admit(self, keyed: Keyed) -> Admission:
         """Run ADMIT: one round trip."""
         intervals = [
             value for _, limit in keyed for value in (limit.inverse, limit.period.total_seconds() - limit.inverse)
         ]
-        wait = await self.script(keys=[key for key, _ in keyed], args=intervals)
-        return None if wait is None else float(wait)
+        keys = [key for key, _ in keyed]
+        answer = await self.script(keys=keys, args=intervals)
+        if not isinstance(answer, list):
+            return float(answer)
+        return {key: datetime.fromtimestamp(float(tat), UTC) for key, tat in zip(keys, answer, strict=True)}
 
     async def after_serving(self) -> None:
         """Close the connections."""
@@ -143,7 +150,7 @@ class RedisStore(Store):
             await self.redis.aclose()
 
 
-class StoreGuard(Store):
+class StoreGuard(RateLimiterStoreABC):
     """A store whose failures (Redis down or slow) let the request through ("open") or answer 503 ("closed");
     each is counted, logged at most once per LOG_INTERVAL, and the store is not asked again in that request."""
 
@@ -152,7 +159,9 @@ class StoreGuard(Store):
         self.logged_at = -math.inf
 
     async def get(self, key: str, default: datetime) -> datetime:
-        """The key's TAT, or `default` (also when the store fails, if open)."""
+        """The key's TAT: as this request set it, else the store's, or `default` (also when it fails, if open)."""
+        if key in g.get(TATS, {}):
+            return g.get(TATS)[key]  # type: ignore[no-any-return]  # what admit keeps there
         if not g.get(FAILED):
             try:
                 return await self.store.get(key, default)
@@ -169,12 +178,17 @@ class StoreGuard(Store):
                 self._failed(error)
 
     async def admit(self, keyed: Keyed) -> float | None:
-        """The store's answer; None (allowed) when it fails, if open."""
+        """None if the request is allowed (also when the store fails, if open), else the seconds to wait.
+        The new TATs are kept on `g`: the RateLimit headers need no second round trip."""
         try:
-            return await self.store.admit(keyed)
+            answer = await self.store.admit(keyed)
         except (RedisError, OSError) as error:
             self._failed(error)
-        return None
+            return None
+        if isinstance(answer, dict):
+            g.setdefault(TATS, answer)
+            return None
+        return answer
 
     def _failed(self, error: Exception) -> None:
         g.setdefault(FAILED, True)

@@ -253,8 +253,10 @@ async def test_redis_keys_expire_when_their_period_has_passed() -> None:
         async with started(
             RATE_LIMIT_DEFAULT="2/second", RATE_LIMIT_STORAGE_URL=f"redis://127.0.0.1:{port}/0"
         ) as client:
-            assert await statuses(client, "/", 3, scope_base=PEER) == [200, 200, 429]
+            responses = [await client.get("/", scope_base=PEER) for _ in range(3)]
             keys = redis.Redis(port=port, decode_responses=True)
+            assert [response.status_code for response in responses] == [200, 200, 429]
+            assert [responses[0].headers[name] for name in RATE_HEADERS] == ["2", "1", "1"]
             [key] = [str(found) for found in keys.keys("*")]
             assert key.endswith("-home.get_home-2-1.0-ip:192.0.2.1")
             assert 0 < keys.pttl(key) <= 1000
