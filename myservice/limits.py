@@ -94,8 +94,8 @@ def _header(description: str) -> dict[str, object]:
 
 TOO_MANY = "Too many requests from this caller: see Retry-After and the RateLimit headers."
 RETRY_AFTER = _header("Seconds to wait before sending the request again.")
-# The three fields of the IETF draft (draft-ietf-httpapi-ratelimit-headers-06 and before), as quart-rate-limiter sends
-# them on every answer of a limited route; for the route's shortest period.
+# The three fields of the earlier IETF drafts (draft-ietf-httpapi-ratelimit-headers, before `RateLimit` and
+# `RateLimit-Policy` replaced them), as quart-rate-limiter sends them on every answer of a limited route.
 HEADERS = {
     429: {
         "Retry-After": RETRY_AFTER,
