@@ -31,8 +31,9 @@ logger = logging.getLogger(f"{SERVICE}.limits")
 STORAGE_TIMEOUT = 0.25  # seconds a Redis call may take: a Redis down or slow never holds a request longer
 LOG_INTERVAL = 60.0  # seconds between two log lines about a failing store (the metric counts every failure)
 RETRY_SECONDS = 5  # Retry-After of the 503 that RATE_LIMIT_ON_STORAGE_ERROR=closed answers
-FAILED = "_myservice_rate_limit_store_failed"  # set on `g` once the store failed during a request
-TATS = "_myservice_rate_limit_tats"  # on `g`: the TATs this request set, which its RateLimit headers are about
+# On `g`: set once the store failed during the request; the TATs the request set (its headers' numbers).
+FAILED = "_myservice_rate_limit_store_failed"
+TATS = "_myservice_rate_limit_tats"
 Keyed = list[tuple[str, RateLimit]]
 Admission = float | dict[str, datetime]  # seconds to wait, or the new TATs by key
 

@@ -174,9 +174,9 @@ def test_instructions_per_request_are_counted(monkeypatch: pytest.MonkeyPatch) -
 
 def test_limits_lane_serves_the_bench_app_on_each_store() -> None:
     memory, redis = (Target("hypercorn", bare=False, limits=store) for store in ("memory", "redis"))
-    service = serve_line(Target("hypercorn", bare=False), 8123)
-    assert serve_line(memory, 8123) == service.replace("myservice:create_app", "bench.limits:create_app")
-    assert serve_line(redis, 8123) == service.replace("myservice:create_app", "bench.limits:create_redis_app")
+    service, app = serve_line(Target("hypercorn", bare=False), 8123), "myservice:create_app"
+    assert serve_line(memory, 8123) == service.replace(app, "bench.limits:create_app")
+    assert serve_line(redis, 8123) == service.replace(app, "bench.limits:create_redis_app")
     assert (memory.name, redis.name) == (
         "hypercorn skeleton + limits in memory",
         "hypercorn skeleton + limits in redis",
