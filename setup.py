@@ -56,5 +56,9 @@ setup(
         "opentelemetry-instrumentation-asgi>=0.66b0,<1",
         "opentelemetry-instrumentation-httpx>=0.66b0,<1",
         "opentelemetry-instrumentation-sqlalchemy>=0.66b0,<1",
+        # Rate limits (GCRA) per route (limits.py). Only the release tested: limits.py replaces four of
+        # its private methods (checked at start-up and by test_limits).
+        "quart-rate-limiter>=0.12.1,<0.12.2",
+        "redis>=5.0.1,<9",  # the rate limit store shared by every worker and replica (RATE_LIMIT_STORAGE_URL)
     ],
 )

@@ -22,11 +22,12 @@ from pathlib import Path
 from bench.collector import discarding_collector
 from bench.database_lane import measure_database
 from bench.instructions import VALGRIND_HINT, have_valgrind, per_request
+from bench.limits_lane import measure_limits
 from bench.load import WRK_HINT, have_wrk
 from bench.postgres import NoServerError
-from bench.report import PATHS, TRACING_ON, Lane, Results, markdown
+from bench.report import PATHS, TRACING_ON, Lane, LimitsLane, Results, markdown
 from bench.rounds import WARMUP_SECONDS, alternate, free_port, serve_all
-from bench.servers import REPO, Target, cold_start
+from bench.servers import REPO, UNREACHABLE_LIMIT, Target, cold_start
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,7 +63,7 @@ def pin(workers: int) -> tuple[list[str], str]:
 
 def measure(targets: list[Target], args: argparse.Namespace, prefix: list[str], wrk: bool) -> Results:
     """Cold starts, then every target served at once and loaded in turn, round after round."""
-    env = {"WORKERS": str(args.workers)}
+    env = {"WORKERS": str(args.workers), **UNREACHABLE_LIMIT}
     cold: dict[str, list[float]] = {target.name: [] for target in targets}
     for _ in range(args.cold_starts):
         for target in targets:
@@ -84,6 +85,12 @@ def database_lane(server: str, args: argparse.Namespace, prefix: list[str], wrk:
         return str(error)
 
 
+def limits_lane(server: str, args: argparse.Namespace, prefix: list[str], wrk: bool) -> LimitsLane:
+    """The rate limits lane on `server`."""
+    print("Rate limits lane: one route limited and exempt, counted in memory and in Redis", flush=True)
+    return measure_limits(server, args, prefix, wrk, {"WORKERS": str(args.workers), **UNREACHABLE_LIMIT})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the bench, print the report and write it to --results."""
     args = parse(argv)
@@ -97,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(targets, args, prefix, wrk)
     count = args.instructions and have_valgrind()
     lane = database_lane(servers[0], args, prefix, wrk, count)
+    limits = limits_lane(servers[0], args, prefix, wrk)
     command = (
         f"make bench ROUNDS={args.rounds} DURATION={args.duration:g} WORKERS={args.workers} SERVERS={','.join(servers)}"
     ) + (" INSTRUCTIONS=1" if args.instructions else "")
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         counts = {target.name: per_request(target, free_port(), one_process) for target in targets[:2]}
         with discarding_collector() as tracing:  # every request sampled, its span exported over OTLP/HTTP
             counts[targets[0].name + TRACING_ON] = per_request(targets[0], free_port(), one_process | tracing)
-    report = markdown(Results(results.targets, results.load, results.cold_starts, setup, counts, database))
+    report = markdown(Results(results.targets, results.load, results.cold_starts, setup, counts, database, limits))
     print(report)
     args.results.write_text(report)
     print(f"Written to {shlex.quote(str(args.results))}")

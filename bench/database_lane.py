@@ -15,7 +15,7 @@ from bench.instructions import per_request
 from bench.postgres import POOL_SIZE, ROWS, scratch_database, server_env, server_version
 from bench.report import Lane
 from bench.rounds import alternate, free_port, serve_all
-from bench.servers import Target
+from bench.servers import UNREACHABLE_LIMIT, Target
 
 PATH = f"/{NAME}/1"
 
@@ -25,7 +25,7 @@ def measure_database(server: str, args: argparse.Namespace, prefix: list[str], w
     version = server_version()
     targets = [Target(server, bare=False, database=True), Target(server, bare=True, database=True)]
     with scratch_database() as url:
-        env = {"WORKERS": str(args.workers), **server_env(url)}
+        env = {"WORKERS": str(args.workers), **UNREACHABLE_LIMIT, **server_env(url)}
         with ExitStack() as stack:
             ports = serve_all(stack, targets, env, prefix, [PATH], wrk)
             load = alternate(targets, ports, [PATH], args.rounds, args.duration, wrk)

@@ -28,6 +28,7 @@ class Results:
     setup: dict[str, str]
     instructions: dict[str, int] = field(default_factory=dict)  # per GET /, by target name (callgrind)
     database: Lane | None = None
+    limits: LimitsLane | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class Lane:
     load: dict[tuple[str, str], list[LoadResult]]
     setup: dict[str, str]
     instructions: dict[str, int] = field(default_factory=dict)  # per request, by target name (callgrind)
+
+
+@dataclass(frozen=True)
+class LimitsLane:
+    """The rate limits lane: one route limited and exempt, per store (memory, then Redis), same run."""
+
+    targets: Sequence[Target]
+    load: dict[tuple[str, str], list[LoadResult]]
+    skipped: str = ""  # what did not run, and why
 
 
 def machine() -> dict[str, str]:
@@ -108,6 +118,8 @@ def markdown(results: Results) -> str:
             lines += ["", f"Tracing on (every request sampled, exported over OTLP/HTTP): {more:+.0%} per GET /."]
     if results.database:
         lines += database_lane(results.database)
+    if results.limits:
+        lines += limits_lane(results.limits)
     return "\n".join(lines) + "\n"
 
 
@@ -141,4 +153,18 @@ def database_lane(lane: Lane) -> list[str]:
         lines += [f"| {name} | {count:,} |" for name, count in lane.instructions.items()]
         value = lane.instructions[bare.name] / lane.instructions[service.name]
         lines += ["", f"Instructions {bare.name} / {service.name}: {value:.2f}x."]
+    return lines
+
+
+def limits_lane(lane: LimitsLane) -> list[str]:
+    """The rate limits lane's section: its table and the same-run ratios, limited / exempt per store."""
+    from bench.limits import EXEMPT, LIMITED  # the bench's app imports the service: only when there is a lane
+
+    lines = ["", f"## Rate limits lane: GET {LIMITED} against GET {EXEMPT}"]
+    lines += ["", f"- skipped: {lane.skipped}"] if lane.skipped else []
+    lines += load_table(lane.targets, [LIMITED, EXEMPT], lane.load)
+    lines += RATIO_HEAD
+    for target in lane.targets:
+        rates = [[r.requests_per_second for r in lane.load[target.name, path]] for path in (LIMITED, EXEMPT)]
+        lines.append(f"| req/s {target.name}, limited / exempt | {ratio(*rates):.2f}x | {spread(*rates)} |")
     return lines

@@ -24,7 +24,11 @@ APPS = {
     (False, True): "'bench.resource:create_app()'",
     (True, True): "'bench.bare_database:create_app()'",
 }
+# What a target of the rate limits lane serves, by store (see bench/limits.py).
+LIMITS_APPS = {"memory": "'bench.limits:create_app()'", "redis": "'bench.limits:create_redis_app()'"}
 STARTUP_SECONDS = 30
+# The service's default rate limit, out of the load generator's reach: its cost is measured, not its 429s.
+UNREACHABLE_LIMIT = {"MYSERVICE_RATE_LIMIT_DEFAULT": "999999999/second"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Target:
     server: str
     bare: bool
     database: bool = False
+    limits: str = ""  # the rate limits lane's store, memory or redis
 
     @property
     def name(self) -> str:
@@ -41,12 +46,14 @@ class Target:
         kind = "bare" if self.bare else "skeleton"
         if self.database:
             kind += " + asyncpg" if self.bare else " + SQLAlchemy"
+        if self.limits:
+            kind += f" + limits in {self.limits}"
         return f"{self.server} {kind}"
 
     @property
     def app(self) -> str:
         """The app string its server line names (quoted for the shell)."""
-        return APPS[self.bare, self.database]
+        return LIMITS_APPS[self.limits] if self.limits else APPS[self.bare, self.database]
 
 
 def serve_line(target: Target, port: int) -> str:

@@ -11,6 +11,7 @@ from myservice import (
     client,
     database,
     errors,
+    limits,
     logs,
     metrics,
     middleware,
@@ -36,6 +37,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     logs.init_app(app)
     metrics.init_app(app)
     security.init_app(app)
+    limits.init_app(app)
     readiness.init_app(app)
     database.init_app(app)
     client.init_app(app)

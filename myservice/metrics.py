@@ -39,6 +39,11 @@ CLIENT_RETRIES = Counter(
     namespace=SERVICE,
 )
 
+# Calls to the rate limit store (Redis) that failed; RATE_LIMIT_ON_STORAGE_ERROR says what the requests got.
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "rate_limit_store_errors", "Calls to the rate limit store that failed.", namespace=SERVICE
+)
+
 
 def init_app(app: Quart) -> None:
     """Drop the live gauges of dead workers when a worker starts, and its own when it stops.

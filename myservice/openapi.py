@@ -1,9 +1,9 @@
 """The OpenAPI document: quart-schema's, with operations named after their handlers and tagged by blueprint.
 
 Routes with validated input also document their problem+json answers (400; 413 and 415 for a JSON
-body), routes with path parameters their 404; `problem_response` documents the problems a route
-raises itself (`abort(409, ...)`), `text_response` a text/plain body, `no_content_response` a 204 with no
-body: quart-schema can do none of them.
+body), routes with path parameters their 404, rate limited routes their 429 (see myservice.limits);
+`problem_response` documents the problems a route raises itself (`abort(409, ...)`), `text_response`
+a text/plain body, `no_content_response` a 204 with no body: quart-schema can do none of them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from quart_schema.validation import (
 )
 from werkzeug.routing import BaseConverter, FloatConverter, IntegerConverter, Rule
 
+from myservice import limits
 from myservice.errors import MEDIA_TYPE
 
 TEXT_RESPONSE = "_myservice_text_response"
@@ -146,13 +147,16 @@ class Provider(OpenAPIProvider):
             responses[200] = {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
         if (description := getattr(handler, NO_CONTENT_RESPONSE, None)) is not None:
             responses[204] = {"description": description}
-        problems = _problems(handler, rule) | getattr(handler, PROBLEM_RESPONSES, {})
+        limited = limits.problems(self._app, handler, self._app.blueprints.get(rule.endpoint.rpartition(".")[0]))
+        problems = _problems(handler, rule) | getattr(handler, PROBLEM_RESPONSES, {}) | limited
         if not problems:
             return responses, {}
         problem, components = self.build_response_object(Problem, None)
         components["Problem"] = problem["content"]["application/json"]["schema"]  # once, not in every response
         content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         responses |= {status: {"description": text, "content": content} for status, text in problems.items()}
+        for status in limited:
+            responses[status]["headers"] = limits.HEADERS[status]
         return responses, components
 
 

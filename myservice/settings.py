@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import click
 import yaml
@@ -63,19 +63,47 @@ class Setting:
     required: bool = False
 
 
-def check_service_url(value: Value) -> str | None:
-    """Why `value` is not a service's base URL, or None."""
+def split_url(value: Value) -> SplitResult:
+    """The parts of a URL; all empty if it is malformed (a port that is not a number from 0 to 65535, too)."""
     try:
         parts = urlsplit(str(value))
-        parts.port  # noqa: B018  # raises ValueError on a port that is not a number from 0 to 65535
+        parts.port  # noqa: B018  # raises ValueError on a bad port
     except ValueError:
         parts = urlsplit("")
+    return parts
+
+
+def check_service_url(value: Value) -> str | None:
+    """Why `value` is not a service's base URL, or None."""
+    parts = split_url(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in str(value)):
         return "it is not an http:// or https:// URL with a host, such as http://name:8000"
     if parts.username is not None:
         return "a URL holding credentials is refused; send them in a header, from a secret setting"
     if parts.query or parts.fragment:
         return "a base URL has no query or fragment"
+    return None
+
+
+# A rate limit as settings and routes write it: requests per period, "100/minute" (see limits.py).
+RATE_LIMIT = re.compile(r"\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour|day)\s*")
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def check_rate_limit(value: Value) -> str | None:
+    """Why `value` is not a rate limit such as 100/minute, or None."""
+    if RATE_LIMIT.fullmatch(str(value)) is None:
+        return "expected <requests>/<period>, a whole number from 1 and second, minute, hour or day: 100/minute"
+    return None
+
+
+def check_storage_url(value: Value) -> str | None:
+    """Why `value` is neither empty (memory) nor a Redis URL with a host, or None."""
+    parts = split_url(value)
+    if value and (parts.scheme not in ("redis", "rediss") or not parts.hostname or " " in str(value)):
+        return "expected nothing (each worker's memory) or redis://[:password@]host[:port][/db] (or rediss://)"
+    if value and parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        return "the path of a Redis URL is a database number, such as /0"
     return None
 
 
@@ -116,6 +144,23 @@ SCHEMA: dict[str, Setting] = {
     "DATABASE_CONNECT_TIMEOUT": Setting(5.0, "Seconds a new PostgreSQL connection may take to open.", minimum=0.001),
     "DATABASE_STATEMENT_TIMEOUT": Setting(
         30.0, "Seconds any statement may run on PostgreSQL (on SQLite: may wait for a lock).", minimum=0.001
+    ),
+    "RATE_LIMIT_DEFAULT": Setting(
+        "100/minute",
+        "Requests a caller may send to a route that declares no limit: 100/minute.",
+        check=check_rate_limit,
+    ),
+    "RATE_LIMIT_STORAGE_URL": Setting(
+        "",
+        "Where counts are kept: empty, each worker's memory; redis://host:port/db, shared.",
+        secret=True,
+        check=check_storage_url,
+    ),
+    "RATE_LIMIT_TRUSTED_HOPS": Setting(
+        0, "Proxies that append to X-Forwarded-For; 0: the caller is the socket's peer.", minimum=0
+    ),
+    "RATE_LIMIT_ON_STORAGE_ERROR": Setting(
+        "open", "If Redis fails: open lets requests through, closed answers 503.", ("open", "closed")
     ),
     "SERVICES": Setting({}, "Other services this one calls: name -> url and limits.", fields=SERVICE_FIELDS),
 }

@@ -16,8 +16,9 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from bench import bench, instructions
 from bench.collector import discarding_collector
 from bench.instructions import have_valgrind, parse_collected
+from bench.limits import EXEMPT, LIMITED
 from bench.load import LoadResult, parse_wrk, python_load, wrk_command
-from bench.report import PATHS, TRACING_ON, Results, markdown, ratios
+from bench.report import PATHS, TRACING_ON, LimitsLane, Results, markdown, ratios
 from bench.rounds import free_port
 from bench.servers import Target, serve_line, started, wait_until_up
 
@@ -195,3 +196,31 @@ def test_instructions_per_request_are_counted(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(instructions, "MANY", 25)
     count = instructions.per_request(Target("hypercorn", bare=True), free_port(), {"WORKERS": "1"})
     assert 100_000 < count < 10_000_000  # a bare Quart request on Hypercorn: about 1.4 million
+
+
+def test_limits_lane_serves_the_bench_app_on_each_store() -> None:
+    memory, redis = (Target("hypercorn", bare=False, limits=store) for store in ("memory", "redis"))
+    service, app = serve_line(Target("hypercorn", bare=False), 8123), "myservice:create_app"
+    assert serve_line(memory, 8123) == service.replace(app, "bench.limits:create_app")
+    assert serve_line(redis, 8123) == service.replace(app, "bench.limits:create_redis_app")
+    assert (memory.name, redis.name) == (
+        "hypercorn skeleton + limits in memory",
+        "hypercorn skeleton + limits in redis",
+    )
+
+
+def test_report_gives_the_limits_lane_limited_over_exempt_per_store() -> None:
+    targets = [Target("hypercorn", False), Target("hypercorn", True)]
+    load = {(t.name, path): [LoadResult(100, 1, 2, 0, 10)] for t in targets for path in PATHS}
+    stores = [Target("hypercorn", False, limits="memory"), Target("hypercorn", False, limits="redis")]
+    rates = {(stores[0].name, LIMITED): [90, 80], (stores[1].name, LIMITED): [50, 60]}
+    lane = {
+        (t.name, path): [LoadResult(r, 1, 2, 0, 10) for r in rates.get((t.name, path), [100, 100])]
+        for t in stores
+        for path in (LIMITED, EXEMPT)
+    }
+    text = markdown(Results(targets, load, {t.name: [0.5] for t in targets}, {}, limits=LimitsLane(stores, lane)))
+    assert f"## Rate limits lane: GET {LIMITED} against GET {EXEMPT}" in text
+    assert f"| hypercorn skeleton + limits in redis | GET {LIMITED} | 55 | 1.00 | 2.00 | 0 |" in text
+    assert "| req/s hypercorn skeleton + limits in memory, limited / exempt | 0.85x | 0.80-0.90x |" in text
+    assert "| req/s hypercorn skeleton + limits in redis, limited / exempt | 0.55x | 0.50-0.60x |" in text

@@ -14,6 +14,7 @@ from quart import Blueprint, Quart, abort, current_app, request
 from quart_schema import validate_response
 
 from myservice import create_app
+from myservice.limits import rate_exempt
 from myservice.request_id import current_request_id
 from myservice.views import find_blueprints
 
@@ -36,6 +37,13 @@ async def get_boom() -> dict[str, object]:
 async def get_abort(code: int) -> dict[str, object]:
     """abort() with a status and a detail."""
     abort(code, f"aborted with {code}")
+
+
+@probes.get("/pid")
+@rate_exempt  # asked as often as it takes to find each worker
+async def get_pid() -> dict[str, object]:
+    """Which worker process answers."""
+    return {"pid": os.getpid()}
 
 
 @probes.get("/request-id")

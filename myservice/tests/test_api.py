@@ -24,7 +24,7 @@ from quart_schema import QuartSchema, ResponseSchemaValidationError
 from quart_schema.extension import wrap_make_response
 
 import myservice
-from myservice import create_app
+from myservice import create_app, limits
 from myservice.api import field_errors, quart_make_response
 from myservice.openapi import no_content_response, problem_response
 from myservice.readiness import add_readiness_check
@@ -131,8 +131,8 @@ async def test_validated_input_documents_its_problems() -> None:
     async with app.test_app():
         paths = (await openapi_document(app))["paths"]
     order, greeting = paths["/contract/orders"]["post"], paths["/contract/greeting"]["get"]
-    assert set(order["responses"]) == {"200", "400", "413", "415"}
-    assert set(greeting["responses"]) == {"200", "400"}
+    assert set(order["responses"]) == {"200", "400", "413", "415", "429"}
+    assert set(greeting["responses"]) == {"200", "400", "429"}
     assert order["responses"]["400"]["content"] == PROBLEM
     assert greeting["parameters"] == [
         {
@@ -149,7 +149,7 @@ async def test_problem_response_documents_problem_json(contract_client: Client) 
     document = await openapi_document(create_contract_app())
     validate(document)
     operation = document["paths"]["/contract/orders/{order_id}"]["get"]
-    assert set(operation["responses"]) == {"200", "404"}
+    assert set(operation["responses"]) == {"200", "404", "429"}
     not_found = operation["responses"]["404"]
     assert (not_found["description"], not_found["content"]) == ("No order has this id.", PROBLEM)
     assert document["components"]["schemas"]["Problem"]["required"] == [
@@ -186,8 +186,9 @@ async def test_problem_response_describes_by_http_phrase_or_description() -> Non
         "409": ("Conflict", PROBLEM),
         "410": ("The order is archived.", PROBLEM),
         "503": ("Service Unavailable", PROBLEM),
+        "429": (limits.TOO_MANY, PROBLEM),
     }
-    assert list(responses["get_plain"]) == ["404"]
+    assert list(responses["get_plain"]) == ["404", "429"]
 
 
 async def test_no_content_response_documents_a_204_without_a_body() -> None:
@@ -201,7 +202,7 @@ async def test_no_content_response_documents_a_204_without_a_body() -> None:
 
     responses = (await documented_responses(get_deleted))["get_deleted"]
     assert responses["204"] == {"description": "The order is deleted."}
-    assert (set(responses), responses["404"]["content"]) == ({"204", "404"}, PROBLEM)
+    assert (set(responses), responses["404"]["content"]) == ({"204", "404", "429"}, PROBLEM)
 
 
 @pytest.mark.parametrize("status", [200, 302, 600])
