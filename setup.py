@@ -43,5 +43,8 @@ setup(
         # Their retries: the attempts, the waits, the last error re-raised; 25.2 lets `on=` return the wait
         # (full jitter, or Retry-After).
         "stamina>=25.2,<27",
+        # Bearer tokens (auth.py): JWT verification with an allow-list of algorithms; [crypto] adds `cryptography`
+        # for RS256, ES256 and EdDSA, and the JWK parsing of a JWKS.
+        "pyjwt[crypto]>=2.10,<3",
     ],
 )
