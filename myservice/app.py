@@ -6,7 +6,20 @@ from collections.abc import Iterable
 
 from quart import Blueprint, Quart
 
-from myservice import api, client, database, errors, logs, metrics, middleware, readiness, routing, security, server
+from myservice import (
+    api,
+    auth,
+    client,
+    database,
+    errors,
+    logs,
+    metrics,
+    middleware,
+    readiness,
+    routing,
+    security,
+    server,
+)
 from myservice.settings import SERVICE, Source, settings_command
 from myservice.views import find_blueprints
 
@@ -27,9 +40,11 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     database.init_app(app)
     client.init_app(app)
     api.init_app(app)
+    auth.init_app(app)
     errors.init_app(app)
     middleware.init_app(app)
     for blueprint in find_blueprints() if blueprints is None else blueprints:
         app.register_blueprint(blueprint)
+    auth.check_keys(app)
     app.cli.add_command(settings_command)
     return app

@@ -90,6 +90,26 @@ SERVICE_FIELDS = {
 }
 
 
+# Asymmetric JWT algorithms only: a service verifies with public keys; `none` and HS* (shared secrets) never.
+AUTH_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+
+
+def check_algorithms(value: Value) -> str | None:
+    """Why `value` is not a non-empty list of asymmetric JWT algorithms, or None."""
+    wrong = [name for name in value if name not in AUTH_ALGORITHMS] if isinstance(value, list) else []
+    if not value or wrong:
+        return f"expected a non-empty list of {', '.join(AUTH_ALGORITHMS)}" + (f"; not {wrong}" if wrong else "")
+    return None
+
+
+def check_jwks_url(value: Value) -> str | None:
+    """Why `value` is neither empty nor an http(s) URL with a host, or None."""
+    parts = urlsplit(str(value))
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.username is not None):
+        return "it is not an http:// or https:// URL with a host and no credentials"
+    return None
+
+
 SCHEMA: dict[str, Setting] = {
     "DEBUG": Setting(False, "Quart debug mode; never on in production."),
     "TESTING": Setting(False, "Quart testing mode: exceptions reach the test client."),
@@ -118,6 +138,17 @@ SCHEMA: dict[str, Setting] = {
         30.0, "Seconds any statement may run on PostgreSQL (on SQLite: may wait for a lock).", minimum=0.001
     ),
     "SERVICES": Setting({}, "Other services this one calls: name -> url and limits.", fields=SERVICE_FIELDS),
+    "AUTH_ISSUER": Setting("", "The `iss` every bearer token must name; required with a key source."),
+    "AUTH_AUDIENCE": Setting(SERVICE, "The `aud` every bearer token must name: this service."),
+    "AUTH_JWKS_URL": Setting("", "The issuer's JWKS (its public keys), fetched and cached.", check=check_jwks_url),
+    "AUTH_PUBLIC_KEY_FILE": Setting("", "A PEM file holding the issuer's public key (instead of, or with, a JWKS)."),
+    "AUTH_DEV_KEY": Setting(False, "Trust the local development key (instance/dev-keys/, made by `make token`)."),
+    "AUTH_KEYS_REQUIRED": Setting(False, "Refuse to start when a route requires scopes and no key source is set."),
+    "AUTH_ALGORITHMS": Setting(["RS256", "ES256", "EdDSA"], "JWT algorithms accepted.", check=check_algorithms),
+    "AUTH_LEEWAY": Setting(30.0, "Seconds of clock skew allowed on `exp`, `nbf` and `iat`.", minimum=0),
+    "AUTH_JWKS_TTL": Setting(300.0, "Seconds the JWKS is used before it is fetched again.", minimum=1),
+    "AUTH_JWKS_REFRESH": Setting(30.0, "Seconds at least between two fetches of the JWKS.", minimum=0),
+    "AUTH_MAX_TOKEN_BYTES": Setting(8192, "Longest bearer token accepted, in bytes.", minimum=64),
 }
 
 

@@ -8,6 +8,8 @@ from pydantic.dataclasses import dataclass
 from quart import Blueprint, current_app
 from quart_schema import validate_response
 
+from myservice.auth import public
+
 health = Blueprint("health", __name__)
 
 
@@ -36,6 +38,7 @@ class NotReady:
 
 
 @health.get("/healthz")
+@public
 @validate_response(Alive)
 async def get_healthz() -> Alive:
     """Liveness: the process serves requests."""
@@ -43,6 +46,7 @@ async def get_healthz() -> Alive:
 
 
 @health.get("/readyz")
+@public
 @validate_response(Ready, 200)
 @validate_response(NotReady, 503)
 async def get_readyz() -> tuple[Ready | NotReady, int]:
