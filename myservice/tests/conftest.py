@@ -22,14 +22,26 @@ from myservice.settings import ENV_PREFIX
 
 from .helpers import migrate
 from .probes import create_probe_app
+from .tokens import ISSUER, ISSUER_URL
+
+
+@pytest.fixture(name="issuer_key_file", scope="session")
+def _issuer_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test issuer's public key, in a folder of its own (not a test's tmp_path, which tests inspect)."""
+    path = tmp_path_factory.mktemp("issuer") / "public.pem"
+    path.write_bytes(ISSUER.public_pem())
+    return path
 
 
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Run each test in an empty folder with no settings from the developer's shell."""
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, issuer_key_file: Path) -> None:
+    """Run each test in an empty folder with no settings from the developer's shell, but the test issuer
+    trusted (in the environment, so that servers the test starts trust it too): see tokens.py."""
     for name in os.environ:
         if name.startswith(ENV_PREFIX) or name == "QUART_SETTINGS":
             monkeypatch.delenv(name)
+    monkeypatch.setenv(f"{ENV_PREFIX}AUTH_PUBLIC_KEY_FILE", str(issuer_key_file))
+    monkeypatch.setenv(f"{ENV_PREFIX}AUTH_ISSUER", ISSUER_URL)
     monkeypatch.chdir(tmp_path)
 
 
