@@ -46,10 +46,11 @@ class Issuer:
     kid: str | None = None
 
     def token(self, *scopes: str, subject: str = "tester", lifetime: float = 300, **claims: Any) -> str:  # noqa: ANN401
-        """A signed token granting `scopes`; `claims` add to or replace the usual ones."""
+        """A signed token granting `scopes`; `claims` add to, replace or (None) remove the usual ones."""
         now = int(time.time())
         payload = {"iss": ISSUER_URL, "aud": SERVICE, "sub": subject, "iat": now, "exp": now + lifetime}
         payload |= {"scope": " ".join(scopes)} | claims
+        payload = {name: value for name, value in payload.items() if value is not None}  # None: leave it out
         headers = {"kid": self.kid} if self.kid else None
         return jwt.encode(payload, self.key, algorithm=self.algorithm, headers=headers)
 
