@@ -21,7 +21,7 @@ from myservice.settings import ENV_PREFIX, SettingsError, load_settings
 from myservice.views import find_blueprints
 
 from .helpers import REPO, assert_problem
-from .tokens import ISSUER, Issuer, bearer, new_key
+from .tokens import ISSUER, Issuer, bearer, jwks_server, new_key
 
 widgets = Blueprint("widgets", __name__, url_prefix="/widgets")
 
@@ -265,3 +265,50 @@ async def test_the_development_key_verifies_tokens_minted_with_it(monkeypatch: p
         response = await client.get("/widgets/", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
     assert (DEV_KEYS / "private.pem").stat().st_mode & 0o777 == 0o600
+
+
+async def test_jwks_keys_verify_and_a_rotated_key_is_picked_up() -> None:
+    """A token naming a key id the set lacks fetches the set again: the issuer's new key is found."""
+    first, second = Issuer(new_key("RS256"), "RS256", kid="one"), Issuer(new_key("ES256"), "ES256", kid="two")
+    with jwks_server(first) as server:
+        async for client in started({"AUTH_JWKS_URL": server.url, "AUTH_JWKS_REFRESH": 0}):
+            assert (await client.get("/widgets/", headers=first.headers("widgets:read"))).status_code == 200
+            server.keys = [first.jwk(), second.jwk()]
+            assert (await client.get("/widgets/", headers=second.headers("widgets:read"))).status_code == 200
+            assert (await client.get("/widgets/", headers=first.headers("widgets:read"))).status_code == 200
+            assert server.fetches == 2
+
+
+async def test_jwks_keys_held_still_verify_while_the_issuer_is_down() -> None:
+    """Once the set is stale and the issuer answers 503, the keys held still verify; the failure is logged."""
+    issuer = Issuer(new_key("EdDSA"), "EdDSA", kid="one")
+    with jwks_server(issuer) as server:
+        async for client in started({"AUTH_JWKS_URL": server.url, "AUTH_JWKS_TTL": 1, "AUTH_JWKS_REFRESH": 0}):
+            assert (await client.get("/widgets/", headers=issuer.headers("widgets:read"))).status_code == 200
+            server.down = True
+            time.sleep(1.1)  # the set's TTL passes
+            assert (await client.get("/widgets/", headers=issuer.headers("widgets:read"))).status_code == 200
+            assert server.fetches == 2  # it did try
+            unknown = Issuer(new_key("EdDSA"), "EdDSA", kid="two").headers("widgets:read")
+            assert (await client.get("/widgets/", headers=unknown)).status_code == 401
+
+
+async def test_unknown_key_ids_fetch_the_jwks_at_most_once_per_interval() -> None:
+    """A flood of made-up key ids cannot make the service hammer its issuer."""
+    issuer = Issuer(new_key("EdDSA"), "EdDSA", kid="one")
+    with jwks_server(issuer) as server:
+        async for client in started({"AUTH_JWKS_URL": server.url, "AUTH_JWKS_REFRESH": 60}):
+            assert (await client.get("/widgets/", headers=issuer.headers("widgets:read"))).status_code == 200
+            for kid in ("a", "b", "c", "d"):
+                made_up = Issuer(issuer.key, "EdDSA", kid=kid).headers("widgets:read")
+                assert (await client.get("/widgets/", headers=made_up)).status_code == 401
+            assert server.fetches == 1
+
+
+async def test_an_unreachable_jwks_is_a_401_not_a_crash() -> None:
+    issuer = Issuer(new_key("EdDSA"), "EdDSA", kid="one")
+    with jwks_server(issuer) as server:
+        url = server.url
+    async for client in started({"AUTH_JWKS_URL": url}):
+        response = await client.get("/widgets/", headers=issuer.headers("widgets:read"))
+        await assert_problem(response, 401, "The bearer token is not valid.")
