@@ -114,7 +114,7 @@ def bad_tokens() -> dict[str, Callable[[], str]]:
         "wrong audience": lambda: ISSUER.token("widgets:read", aud="another-service"),
         "no expiry": lambda: ISSUER.token("widgets:read", exp=None),
         "no subject": lambda: ISSUER.token("widgets:read", sub=None),
-        "alg none": lambda: jwt.encode({**claims}, None, algorithm="none"),
+        "alg none": lambda: jwt.encode({**claims}, "", algorithm="none"),
         "HS256 with the public key as secret": lambda: hs256(claims, ISSUER.public_pem()),
         "tampered payload": lambda: f"{head}.{forged.decode()}.{signature}",
         "signed by another key": lambda: other.token("widgets:read"),

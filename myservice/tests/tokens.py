@@ -20,7 +20,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import AllowedPrivateKeys
-from quart import Blueprint, Quart
+from quart import Blueprint, Quart, Response
+from quart.testing import QuartClient
+from werkzeug.datastructures import Headers
 
 from myservice.auth import public
 from myservice.settings import SERVICE
@@ -77,6 +79,25 @@ ISSUER = Issuer(ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"te
 def bearer(*scopes: str, **claims: Any) -> dict[str, str]:  # noqa: ANN401
     """An Authorization header with a token of the trusted test issuer granting `scopes`."""
     return ISSUER.headers(*scopes, **claims)
+
+
+class TokenClient(QuartClient):
+    """A test client whose every request carries a token of the test issuer granting `scopes`, unless the
+    request sets Authorization itself."""
+
+    scopes: tuple[str, ...] = ()
+
+    async def open(self, path: str, *, headers: dict[str, str] | Headers | None = None, **kwargs: Any) -> Response:  # noqa: ANN401
+        sent = Headers(headers)
+        sent.setdefault("Authorization", bearer(*self.scopes)["Authorization"])
+        return await super().open(path, headers=sent, **kwargs)
+
+
+def client_with_token(app: Quart, *scopes: str) -> TokenClient:
+    """A test client of `app` that sends a token granting `scopes` (see TokenClient)."""
+    client = TokenClient(app)
+    client.scopes = scopes
+    return client
 
 
 def open_to_anyone(app: Quart, *blueprints: Blueprint) -> Quart:
