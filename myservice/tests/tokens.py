@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import AllowedPrivateKeys
 from quart import Blueprint, Quart, Response
 from quart.testing import QuartClient
+from quart.typing import TestClientProtocol
 from werkzeug.datastructures import Headers
 
 from myservice.auth import public
@@ -93,11 +94,12 @@ class TokenClient(QuartClient):
         return await super().open(path, headers=sent, **kwargs)
 
 
-def client_with_token(app: Quart, *scopes: str) -> TokenClient:
+def client_with_token(app: Quart, *scopes: str) -> TestClientProtocol:
     """A test client of `app` that sends a token granting `scopes` (see TokenClient)."""
     client = TokenClient(app)
     client.scopes = scopes
-    return client
+    # Typed as app.test_client() is: Quart's own client differs from its Protocol (set_cookie's charset).
+    return cast(TestClientProtocol, client)
 
 
 def open_to_anyone(app: Quart, *blueprints: Blueprint) -> Quart:
