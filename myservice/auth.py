@@ -134,7 +134,8 @@ def check_keys(app: Quart) -> None:
 async def authenticate() -> None:
     """Let the request through, as its route says, or raise the 401 or 403 (a public route costs a lookup)."""
     endpoint = request.endpoint
-    if endpoint is None:  # no route matched: the 404 or 405 follows
+    # No route matched (the 404 or 405 follows), or a CORS preflight, which browsers send without credentials.
+    if endpoint is None or request.method == "OPTIONS":
         return
     scopes = needs(endpoint, current_app.view_functions[endpoint])
     if scopes is None:

@@ -189,6 +189,16 @@ async def test_a_public_route_sees_a_caller_only_if_one_is_verified(widgets_clie
     assert await response.get_json() == {"subject": None}  # public: the token is not even read
 
 
+async def test_a_cors_preflight_needs_no_token() -> None:
+    """Browsers send a preflight without credentials: it is answered, the real request then needs the token."""
+    async for client in started({"CORS_ALLOWED_ORIGINS": ["https://app.example.com"]}):
+        headers = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+        response = await client.options("/widgets/", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+        assert (await client.get("/widgets/", headers={"Origin": "https://app.example.com"})).status_code == 401
+
+
 async def test_an_unknown_path_is_a_404_not_a_401(widgets_client: Client) -> None:
     response = await widgets_client.get("/widgets/nothing/here")
     await assert_problem(response, 404, "")
