@@ -25,7 +25,8 @@ LIFETIME = 3600  # seconds: an hour of work, then mint another
 
 
 def mint(scopes: str, subject: str, root: Path) -> str:
-    """A token for `subject` granting `scopes`, signed by the development key of the project at `root`."""
+    """A token for `subject` granting `scopes` from the development key and settings of the working directory,
+    for the package of the project at `root`."""
     package = current_name(root)
     settings = importlib.import_module(f"{package}.settings").load_settings()
     auth_keys = importlib.import_module(f"{package}.auth_keys")
@@ -44,7 +45,7 @@ def main() -> int:
     if not scopes:
         print('token: name the scopes to grant: make token SCOPES="orders:read orders:write"', file=sys.stderr)
         return 2
-    print(mint(scopes, subject, Path.cwd()))
+    print(mint(scopes, subject, Path(__file__).resolve().parents[1]))  # the project these scripts belong to
     return 0
 
 
