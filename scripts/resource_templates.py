@@ -197,7 +197,7 @@ pytestmark = pytest.mark.usefixtures("database")  # every test in a transaction 
 
 @pytest.fixture(name="client")
 def _client(app: Quart) -> Client:
-    """A test client whose requests carry a token granting {name}:read and {name}:write."""
+    """A test client sending a token with both scopes (read, write) of the {name}."""
     return client_with_token(app, "{name}:read", "{name}:write")
 
 
