@@ -6,8 +6,8 @@
         owner = caller().subject
 
 `@public` routes are open to anyone; every other route needs a valid token (`Authorization: Bearer`),
-verified by PyJWT with the keys of `myservice.auth_keys`, and a route with `@require_scopes` also needs
-each scope it names. A missing or invalid token is a 401, a missing scope a 403 (RFC 6750), as
+verified by PyJWT with the keys of `myservice.auth_keys`, and a route with `@require_scopes`
+also needs each scope it names. A missing or invalid token is a 401, a missing scope a 403 (RFC 6750), as
 problem+json. See docs/auth.md.
 """
 
@@ -31,7 +31,7 @@ SCOPES = "_myservice_scopes"  # a view function's attribute: the scopes it needs
 PUBLIC = "_myservice_public"  # a view function's attribute: anyone may call it
 # quart-schema's own routes (the document and the docs UI): public, as the routes they describe say who may call.
 PUBLIC_ENDPOINTS = frozenset({"openapi", "swagger_ui"})
-SUBJECT = "myservice.subject"  # our key in the ASGI scope: the caller's subject, for the access log line
+SUBJECT = "myservice.subject"  # our key in the ASGI scope: the caller's subject, for the access line
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 MISSING = "This route needs a bearer token: Authorization: Bearer <token>."
 MALFORMED = "The Authorization header is not of the form: Bearer <token>."
