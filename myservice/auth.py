@@ -31,7 +31,7 @@ SCOPES = "_myservice_scopes"  # a view function's attribute: the scopes it needs
 PUBLIC = "_myservice_public"  # a view function's attribute: anyone may call it
 # quart-schema's own routes (the document and the docs UI): public, as the routes they describe say who may call.
 PUBLIC_ENDPOINTS = frozenset({"openapi", "swagger_ui"})
-SUBJECT = "myservice.subject"  # our key in the ASGI scope: the caller's subject, for the access line
+SUBJECT = "myservice.subject"  # our key in the ASGI scope: the subject, for the access line
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 MISSING = "This route needs a bearer token: Authorization: Bearer <token>."
 MALFORMED = "The Authorization header is not of the form: Bearer <token>."

@@ -16,7 +16,15 @@ from quart import Blueprint, Quart
 from quart.typing import TestClientProtocol as Client
 
 from myservice import create_app
-from myservice.auth import PUBLIC, PUBLIC_ENDPOINTS, SCOPES, caller, current_caller, public, require_scopes
+from myservice.auth import (
+    PUBLIC,
+    PUBLIC_ENDPOINTS,
+    SCOPES,
+    caller,
+    current_caller,
+    public,
+    require_scopes,
+)
 from myservice.settings import ENV_PREFIX, SettingsError, load_settings
 from myservice.views import find_blueprints
 
