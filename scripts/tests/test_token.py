@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,14 +10,17 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from myservice.settings import SERVICE
+from myservice.settings import ENV_PREFIX, SERVICE
 
 from .helpers import REPO, make
 
 
 @pytest.fixture(name="project")
-def _project(tmp_path: Path) -> Path:
-    """A working directory with the development settings, as a fresh clone has."""
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with the development settings, as a fresh clone has, and no service variables
+    (the service's tests trust their own issuer through them, when both suites run in one session)."""
+    for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(name)
     shutil.copy(REPO / "settings.yml", tmp_path / "settings.yml")
     return tmp_path
 
