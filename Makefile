@@ -18,12 +18,12 @@ COVERAGE ?= $(CI)
 # The operator's values reach the recipes through the environment ("$$NAME"), never through the
 # shell's reading of the recipe, and are taken as written, not as make syntax ($(shell ...) stays
 # text): no value can run a command.
-OPERATOR_VALUES := NAME SOURCE REF DRY_RUN SERVER PORT WORKERS QUART_SETTINGS MSG
+OPERATOR_VALUES := NAME SOURCE REF DRY_RUN SERVER PORT WORKERS QUART_SETTINGS MSG SCOPES SUBJECT
 $(foreach var,$(OPERATOR_VALUES),$(if $(filter command line environment,$(origin $(var))),\
 	$(eval override $(var) := $$(value $(var)))$(eval export $(var))))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test lint format requirements clean rename blueprint resource update-template bench \
+.PHONY: help install run serve test lint format requirements clean rename blueprint resource update-template bench token \
 	db-upgrade db-downgrade db-revision
 
 help: ## List the targets
@@ -102,6 +102,9 @@ blueprint: install ## New blueprint with its tests: make blueprint NAME=<name> s
 
 resource: install ## New persisted resource: model, migration, blueprint (create, list, read, change, delete), tests: make resource NAME=<name>
 	$(BIN)/python -m scripts.resource "$$NAME"
+
+token: install ## A development token signed by the local key (settings.yml trusts it): make token SCOPES="orders:read orders:write" [SUBJECT=<name>]
+	@$(BIN)/python -m scripts.token
 
 update-template: install ## Merge template changes into this renamed service [SOURCE=<url or path>] [REF=<branch>] [DRY_RUN=1]
 	$(BIN)/python -m scripts.update_template $(if $(SOURCE),--source "$$SOURCE") $(if $(REF),--ref "$$REF") $(if $(DRY_RUN),--dry-run)

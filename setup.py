@@ -60,5 +60,8 @@ setup(
         # its private methods (checked at start-up and by test_limits).
         "quart-rate-limiter>=0.12.1,<0.12.2",
         "redis>=5.0.1,<9",  # the rate limit store shared by every worker and replica (RATE_LIMIT_STORAGE_URL)
+        # Bearer tokens (auth.py): JWT verification with an allow-list of algorithms; [crypto] adds `cryptography`
+        # for RS256, ES256 and EdDSA, and the JWK parsing of a JWKS.
+        "pyjwt[crypto]>=2.10,<3",
     ],
 )

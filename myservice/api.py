@@ -22,7 +22,7 @@ from quart_schema.conversion import model_dump
 from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
 
 from myservice import docs_page, errors
-from myservice.openapi import FieldError, Provider
+from myservice.openapi import BEARER, FieldError, Provider
 from myservice.settings import SERVICE
 
 MakeResponse = Callable[[Any], Awaitable[Response]]
@@ -41,6 +41,7 @@ def init_app(app: Quart) -> None:
         scalar_ui_path=None,
         info=package_info(),
         openapi_provider_class=Provider,
+        security_schemes={BEARER: {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},  # see auth.py
     )
     docs_page.init_app(app)
     one_json_style(app.json)

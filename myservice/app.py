@@ -8,6 +8,7 @@ from quart import Blueprint, Quart
 
 from myservice import (
     api,
+    auth,
     client,
     database,
     errors,
@@ -37,6 +38,7 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     logs.init_app(app)
     metrics.init_app(app)
     security.init_app(app)
+    auth.init_app(app)
     limits.init_app(app)
     readiness.init_app(app)
     database.init_app(app)
@@ -47,5 +49,6 @@ def create_app(name: str = SERVICE, blueprints: Iterable[Blueprint] | None = Non
     tracing.init_app(app)
     for blueprint in find_blueprints() if blueprints is None else blueprints:
         app.register_blueprint(blueprint)
+    auth.check_keys(app)
     app.cli.add_command(settings_command)
     return app

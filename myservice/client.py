@@ -33,7 +33,7 @@ import stamina
 from quart import Quart, Response, current_app, has_request_context, request
 from werkzeug.exceptions import BadRequest
 
-from myservice import metrics, server
+from myservice import client_auth, metrics, server
 from myservice.errors import problem
 from myservice.middleware import ARRIVED
 from myservice.request_id import choose, current_request_id
@@ -111,6 +111,8 @@ def init_app(app: Quart) -> None:
         if KEY in app.extensions:
             await app.extensions.pop(KEY).client.aclose()
 
+    for name, record in app.config["SERVICES"].items():
+        client_auth.check_credentials(name, record)
     app.register_error_handler(DownstreamError, handle_downstream_error)
 
 
@@ -148,6 +150,8 @@ class Service:
         connect, read = float(record["connect_timeout"]), float(record["read_timeout"])
         self.timeouts = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
         self.timeout, self.retries = float(record["timeout"]), int(record["retries"])
+        self.token = str(record["token"])
+        self.credentials = client_auth.ClientCredentials(client, record, self.timeouts) if record["token_url"] else None
 
     async def get(self, path: str, **options: Unpack[Options]) -> httpx.Response:
         """GET `path`, below the base URL."""
@@ -174,6 +178,9 @@ class Service:
         budget = min(self.timeout, caller_budget())
         headers = httpx.Headers({"X-Request-ID": current_request_id() or choose(())})
         headers.update(options.get("headers", {}))  # the view's own, in any case, win
+        ours = "Authorization" not in headers and (self.token or self.credentials is not None)
+        if ours:
+            headers["Authorization"] = await self.authorization()
         outgoing = self.client.build_request(
             method,
             self.base + path.lstrip("/"),
@@ -183,7 +190,23 @@ class Service:
             content=options.get("content"),
             timeout=self.timeouts,
         )
-        return await Call(self, outgoing, budget).run()
+        response = await Call(self, outgoing, budget).run()
+        if response.status_code == 401 and ours and self.credentials is not None:  # revoked, or the keys rotated
+            self.credentials.forget()
+            outgoing.headers["Authorization"] = await self.authorization()
+            response = await Call(self, outgoing, min(self.timeout, caller_budget())).run()
+        return response
+
+    async def authorization(self) -> str:
+        """The Authorization header for this service: its static token, or a client-credentials one."""
+        if self.credentials is None:
+            return f"Bearer {self.token}"
+        try:
+            return await self.credentials.header()
+        except client_auth.TokenError as error:
+            logger.warning("no token for %s from its token_url: %s", self.name, error)
+            detail = f"The {self.name} service's token could not be obtained."
+            raise DownstreamUnavailableError(self.name, detail) from error
 
 
 def caller_budget() -> float:

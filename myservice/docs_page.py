@@ -12,6 +12,8 @@ from pathlib import Path
 from quart import Quart, Response, abort, current_app, render_template_string, send_file, url_for
 from quart_schema import hide
 
+from myservice.auth import public
+
 DOCS_PATH = "/docs"
 # Only its files (find_spec does not import the package, whose Flask blueprint the service does not use).
 DIST = Path(find_spec("flask_swagger_ui").origin or "").parent / "dist"  # type: ignore[union-attr]  # installed
@@ -57,6 +59,7 @@ def init_app(app: Quart) -> None:
 
 
 @hide
+@public
 async def get_docs() -> Response:
     """The page, under the service's root path; revalidated on each visit, as its files' names change."""
     page = await render_template_string(PAGE, title=current_app.name, asset=asset)
@@ -64,6 +67,7 @@ async def get_docs() -> Response:
 
 
 @hide
+@public
 async def get_docs_file(name: str) -> Response:
     """One of the page's files; its URL names its content, so it is cached for a year."""
     if name not in FILES:

@@ -25,6 +25,7 @@ STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, N
 NOT_EXTRAS = STANDARD_ATTRIBUTES | {"color_message"}
 
 ACCESS_FORMAT = "%s %s %s %.3f ms"
+CALLER_FORMAT = ACCESS_FORMAT + " by %s"  # a request with a verified bearer token: its subject
 access_logger = logging.getLogger("myservice.access")
 
 
@@ -138,15 +139,17 @@ def init_app(app: Quart) -> None:
     app.logger.setLevel(logging.NOTSET)  # Quart sets DEBUG in debug mode; LOG_LEVEL rules instead
 
 
-def log_access(method: str, path: str, status: int, seconds: float) -> None:
-    """The access line of one request: method, path, status and duration, also as extras."""
+def log_access(method: str, path: str, status: int, seconds: float, subject: str | None = None) -> None:
+    """The access line of one request: method, path, status, duration and the caller's subject, also as extras."""
     if not access_logger.isEnabledFor(logging.INFO):
         return
     duration_ms = round(seconds * 1000, 3)
     # The record info(..., extra=...) would make, without walking the stack for the caller's line or
     # checking that the extras' names are free (they are).
-    record = logging.getLogRecordFactory()(
-        access_logger.name, logging.INFO, "", 0, ACCESS_FORMAT, (method, path, status, duration_ms), None
-    )
+    args = (method, path, status, duration_ms) if subject is None else (method, path, status, duration_ms, subject)
+    text = ACCESS_FORMAT if subject is None else CALLER_FORMAT
+    record = logging.getLogRecordFactory()(access_logger.name, logging.INFO, "", 0, text, args, None)
     record.__dict__.update(method=method, path=path, status=status, duration_ms=duration_ms)
+    if subject is not None:
+        record.subject = subject
     access_logger.handle(record)

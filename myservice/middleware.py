@@ -12,6 +12,7 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEven
 from quart import Quart
 
 from myservice import logs, metrics, security
+from myservice.auth import SUBJECT
 from myservice.errors import JSONRequest
 from myservice.request_id import HEADER, choose, request_id_var
 from myservice.routing import METHODS
@@ -74,5 +75,5 @@ class RequestMiddleware:
             # Every label comes from a bounded set: a made-up method (answered 501) must not add a series.
             method = scope["method"] if scope["method"] in METHODS else "other"
             metrics.observe(method, route, status, seconds)
-            logs.log_access(scope["method"], scope["path"], status, seconds)
+            logs.log_access(scope["method"], scope["path"], status, seconds, scope.get(SUBJECT))  # type: ignore[arg-type]
             request_id_var.reset(token)

@@ -23,7 +23,7 @@ from quart_schema.validation import (
 )
 from werkzeug.routing import BaseConverter, FloatConverter, IntegerConverter, Rule
 
-from myservice import limits
+from myservice import auth, limits
 from myservice.errors import MEDIA_TYPE
 
 TEXT_RESPONSE = "_myservice_text_response"
@@ -32,6 +32,9 @@ PROBLEM_RESPONSES = "_myservice_problem_responses"
 INPUT_PROBLEMS = {400: "The request is malformed or fails validation; `errors` names each failing field."}
 BODY_PROBLEMS = {413: "The body is larger than MAX_CONTENT_LENGTH.", 415: "The body is not sent as JSON."}
 PATH_PROBLEMS = {404: "Nothing is at this path: a path parameter is not of its type."}
+BEARER = "bearerAuth"  # the security scheme of bearer tokens (myservice.auth)
+TOKEN_PROBLEMS = {401: "No bearer token was sent, or it is not valid (see WWW-Authenticate)."}
+SCOPE_PROBLEMS = {403: "The bearer token lacks a scope the route needs (see WWW-Authenticate)."}
 
 F = TypeVar("F", bound=Callable[..., object])
 Parameters = tuple[list[dict[str, Any]], dict[str, Any]]
@@ -116,6 +119,8 @@ class Provider(OpenAPIProvider):
                     operation["requestBody"]["required"] = True
                 if blueprint:
                     operation.setdefault("tags", [blueprint])
+                if (scopes := auth.needs(rule.endpoint, self._app.view_functions[rule.endpoint])) is not None:
+                    operation["security"] = [{BEARER: sorted(scopes)}]  # OpenAPI 3.1: scopes for any scheme
         return paths, components | more_components
 
     def build_querystring_parameters(self, model: type[Any]) -> Parameters:
@@ -148,7 +153,8 @@ class Provider(OpenAPIProvider):
         if (description := getattr(handler, NO_CONTENT_RESPONSE, None)) is not None:
             responses[204] = {"description": description}
         limited = limits.problems(self._app, handler, self._app.blueprints.get(rule.endpoint.rpartition(".")[0]))
-        problems = _problems(handler, rule) | getattr(handler, PROBLEM_RESPONSES, {}) | limited
+        problems = _problems(handler, rule) | _auth_problems(handler, rule) | getattr(handler, PROBLEM_RESPONSES, {})
+        problems |= limited
         if not problems:
             return responses, {}
         problem, components = self.build_response_object(Problem, None)
@@ -170,6 +176,12 @@ def _problems(handler: Callable[..., object], rule: Rule) -> dict[int, str]:
     problems = PATH_PROBLEMS if rule.arguments - set(rule.defaults or ()) else {}
     problems = problems | (INPUT_PROBLEMS if body or any(parameters) else {})
     return problems | (BODY_PROBLEMS if body and body[1] == DataSource.JSON else {})
+
+
+def _auth_problems(handler: Callable[..., object], rule: Rule) -> dict[int, str]:
+    """The 401 of a route that needs a token, and the 403 of one that needs scopes."""
+    scopes = auth.needs(rule.endpoint, handler)
+    return {} if scopes is None else TOKEN_PROBLEMS | (SCOPE_PROBLEMS if scopes else {})
 
 
 def _mark_required(model: type[Any], parameters: list[dict[str, Any]], definitions: dict[str, Any]) -> Parameters:

@@ -104,6 +104,13 @@ def check_storage_url(value: Value) -> str | None:
         return "expected nothing (each worker's memory) or redis://[:password@]host[:port][/db] (or rediss://)"
     if value and parts.path.strip("/") and not parts.path.strip("/").isdigit():
         return "the path of a Redis URL is a database number, such as /0"
+
+
+def check_optional_url(value: Value) -> str | None:
+    """Why `value` is neither empty nor an http(s) URL with a host, or None."""
+    parts = urlsplit(str(value))
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.username is not None):
+        return "it is not an http:// or https:// URL with a host and no credentials"
     return None
 
 
@@ -115,7 +122,26 @@ SERVICE_FIELDS = {
     "read_timeout": Setting(5.0, "seconds to wait for each part of an answer", minimum=0.001),
     "timeout": Setting(10.0, "seconds a call may take in all, retries included", minimum=0.001),
     "retries": Setting(2, "attempts after the first, when retrying is safe", minimum=0),
+    # A token for the service's routes (docs/services.md): a static one, or client credentials.
+    "token": Setting("", "a bearer token sent on every call", secret=True),
+    "token_url": Setting("", "the token endpoint of the client-credentials grant", check=check_optional_url),
+    "client_id": Setting("", "the client id of the client-credentials grant"),
+    "client_secret": Setting("", "the client secret of the client-credentials grant", secret=True),
+    "scope": Setting("", "the scopes to ask for, space-separated"),
+    "audience": Setting("", "the audience to ask for (the service's AUTH_AUDIENCE), if the issuer takes one"),
 }
+
+
+# Asymmetric JWT algorithms only: a service verifies with public keys; `none` and HS* (shared secrets) never.
+AUTH_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+
+
+def check_algorithms(value: Value) -> str | None:
+    """Why `value` is not a non-empty list of asymmetric JWT algorithms, or None."""
+    wrong = [name for name in value if name not in AUTH_ALGORITHMS] if isinstance(value, list) else []
+    if not value or wrong:
+        return f"expected a non-empty list of {', '.join(AUTH_ALGORITHMS)}" + (f"; not {wrong}" if wrong else "")
+    return None
 
 
 SCHEMA: dict[str, Setting] = {
@@ -163,6 +189,17 @@ SCHEMA: dict[str, Setting] = {
         "open", "If Redis fails: open lets requests through, closed answers 503.", ("open", "closed")
     ),
     "SERVICES": Setting({}, "Other services this one calls: name -> url and limits.", fields=SERVICE_FIELDS),
+    "AUTH_ISSUER": Setting("", "The `iss` every bearer token must name; required with a key source."),
+    "AUTH_AUDIENCE": Setting(SERVICE, "The `aud` every bearer token must name: this service."),
+    "AUTH_JWKS_URL": Setting("", "The issuer's JWKS (its public keys), fetched and cached.", check=check_optional_url),
+    "AUTH_PUBLIC_KEY_FILE": Setting("", "A PEM file holding the issuer's public key (instead of, or with, a JWKS)."),
+    "AUTH_DEV_KEY": Setting(False, "Trust the local development key (instance/dev-keys/, made by `make token`)."),
+    "AUTH_KEYS_REQUIRED": Setting(False, "Refuse to start when a route requires scopes and no key source is set."),
+    "AUTH_ALGORITHMS": Setting(["RS256", "ES256", "EdDSA"], "JWT algorithms accepted.", check=check_algorithms),
+    "AUTH_LEEWAY": Setting(30.0, "Seconds of clock skew allowed on `exp`, `nbf` and `iat`.", minimum=0),
+    "AUTH_JWKS_TTL": Setting(300.0, "Seconds the JWKS is used before it is fetched again.", minimum=1),
+    "AUTH_JWKS_REFRESH": Setting(30.0, "Seconds at least between two fetches of the JWKS.", minimum=0),
+    "AUTH_MAX_TOKEN_BYTES": Setting(8192, "Longest bearer token accepted, in bytes.", minimum=64),
 }
 
 
@@ -347,6 +384,23 @@ def settings_command(key: str | None) -> None:
         click.echo(json.dumps(settings[key]))
 
 
+# Secret fields that `quart settings` prints all the same: a service's url is secret in error messages only,
+# as it cannot hold credentials (check_service_url refuses them) and operators need to see where calls go.
+PRINTED_FIELDS = frozenset({"url"})
+
+
+def _hidden(setting: Setting, field: str, value: object) -> bool:
+    return setting.secret and bool(value) and field not in PRINTED_FIELDS
+
+
 def printable(settings: Mapping[str, Value]) -> dict[str, Value]:
-    """The settings with each secret one that is set shown as HIDDEN: what may be printed or logged."""
-    return {key: HIDDEN if SCHEMA[key].secret and value else value for key, value in settings.items()}
+    """The settings with each secret one that is set shown as HIDDEN, and each secret field of a record (a
+    service's url, token, client_secret): what may be printed or logged."""
+    shown = {key: HIDDEN if SCHEMA[key].secret and value else value for key, value in settings.items()}
+    for key, value in shown.items():
+        if (fields := SCHEMA[key].fields) is not None and isinstance(value, dict):
+            shown[key] = {
+                name: {field: HIDDEN if _hidden(fields[field], field, item) else item for field, item in record.items()}
+                for name, record in value.items()
+            }
+    return shown

@@ -44,6 +44,7 @@ from quart import Blueprint, abort, url_for
 from quart_schema import validate_querystring, validate_request, validate_response
 from sqlalchemy import select
 
+from {package}.auth import require_scopes
 from {package}.database import conflict, session
 from {package}.models.{name} import NAME_LENGTH, {Item}Row
 from {package}.openapi import no_content_response, problem_response
@@ -106,6 +107,7 @@ class {Title}Page:
 
 
 @{name}.post("/")
+@require_scopes("{name}:write")
 @validate_request(New{Item})
 @validate_response({Item}, 201)
 @problem_response(409, description=TAKEN)
@@ -118,6 +120,7 @@ async def post_{item}(data: New{Item}) -> tuple[{Item}, int, dict[str, str]]:
 
 
 @{name}.get("/")
+@require_scopes("{name}:read")
 @validate_querystring({Title}Query)
 @validate_response({Title}Page)
 async def list_{name}(query_args: {Title}Query) -> {Title}Page:
@@ -129,6 +132,7 @@ async def list_{name}(query_args: {Title}Query) -> {Title}Page:
 
 
 @{name}.get("/<int:{item}_id>")
+@require_scopes("{name}:read")
 @validate_response({Item})
 @problem_response(404, description=NOT_FOUND)
 async def get_{item}({item}_id: int) -> {Item}:
@@ -137,6 +141,7 @@ async def get_{item}({item}_id: int) -> {Item}:
 
 
 @{name}.patch("/<int:{item}_id>")
+@require_scopes("{name}:write")
 @validate_request({Item}Changes)
 @validate_response({Item})
 @problem_response(404, description=NOT_FOUND)
@@ -151,6 +156,7 @@ async def patch_{item}({item}_id: int, data: {Item}Changes) -> {Item}:
 
 
 @{name}.delete("/<int:{item}_id>")
+@require_scopes("{name}:write")
 @no_content_response("Deleted.")
 @problem_response(404, description=NOT_FOUND)
 async def delete_{item}({item}_id: int) -> tuple[str, int]:
@@ -175,6 +181,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -183,8 +190,29 @@ from {package}.models.{name} import {Item}Row
 from {package}.views.{name} import MAX_ID
 
 from .helpers import assert_problem
+from .tokens import bearer, client_with_token
 
 pytestmark = pytest.mark.usefixtures("database")  # every test in a transaction rolled back at its end
+
+
+@pytest.fixture(name="client")
+def _client(app: Quart) -> Client:
+    """A test client sending a token with both scopes (read, write) of the {name}."""
+    return client_with_token(app, "{name}:read", "{name}:write")
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/{name}/"), ("GET", "/{name}/"), ("GET", "/{name}/1")])
+async def test_{name}_need_a_token(app: Quart, method: str, path: str) -> None:
+    """Without a token, every route is a 401 asking for one."""
+    response = await app.test_client().open(path, method=method, json={{}})
+    await assert_problem(response, 401, "This route needs a bearer token")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_changing_{name}_needs_the_write_scope(app: Quart) -> None:
+    """A token that may read only is a 403 naming {name}:write."""
+    response = await app.test_client().post("/{name}/", json={{"name": "x"}}, headers=bearer("{name}:read"))
+    await assert_problem(response, 403, "The token lacks a scope this route needs: {name}:write.")
 
 
 async def create(client: Client, name: str, note: str = "") -> dict[str, Any]:

@@ -22,13 +22,29 @@ from myservice.settings import ENV_PREFIX
 
 from .helpers import migrate
 from .probes import create_probe_app
+from .tokens import ISSUER, ISSUER_URL
+
+
+@pytest.fixture(name="trusted_issuer", scope="session", autouse=True)
+def _trusted_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Trust the test issuer (see tokens.py) for the whole run, through the environment, so that servers that
+    module-scoped fixtures start trust it too. Its public key is in a folder of its own: never in a test's
+    tmp_path, which tests inspect."""
+    path = tmp_path_factory.mktemp("issuer") / "public.pem"
+    path.write_bytes(ISSUER.public_pem())
+    trusted = {f"{ENV_PREFIX}AUTH_PUBLIC_KEY_FILE": str(path), f"{ENV_PREFIX}AUTH_ISSUER": ISSUER_URL}
+    with pytest.MonkeyPatch.context() as session:
+        for name, value in trusted.items():
+            session.setenv(name, value)
+        yield trusted
 
 
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Run each test in an empty folder with no settings (nor OpenTelemetry's) from the developer's shell."""
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, trusted_issuer: dict[str, str]) -> None:
+    """Run each test in an empty folder with no settings (nor OpenTelemetry's) from the developer's shell, but the
+    test issuer trusted."""
     for name in os.environ:
-        if name.startswith((ENV_PREFIX, "OTEL_")) or name == "QUART_SETTINGS":
+        if (name.startswith((ENV_PREFIX, "OTEL_")) or name == "QUART_SETTINGS") and name not in trusted_issuer:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

@@ -17,11 +17,13 @@ from quart import Blueprint, Quart, abort
 from quart_schema import validate_headers, validate_querystring, validate_request, validate_response
 
 from myservice import create_app
+from myservice.auth import caller, require_scopes
 from myservice.client import service
 from myservice.openapi import problem_response
 from myservice.views import find_blueprints
 
 from .downstream import NAME as DOWNSTREAM
+from .tokens import open_to_anyone
 
 contract = Blueprint("contract", __name__, url_prefix="/contract")
 
@@ -118,6 +120,23 @@ async def get_contract_stock(item_id: int) -> Greeting:
     return Greeting((await service(DOWNSTREAM).get(f"/items/{item_id}")).text)
 
 
+@dataclass
+class Who:
+    """The caller, as its token says."""
+
+    subject: str
+    scopes: list[str]
+
+
+@contract.get("/caller")
+@require_scopes("contract:read")
+@validate_response(Who)
+async def get_contract_caller() -> Who:
+    """Say who calls: a route that needs a scope (the only one here; the others are open to anyone)."""
+    found = caller()
+    return Who(found.subject, sorted(found.scopes))
+
+
 def create_contract_app(settings: dict[str, object] | None = None) -> Quart:
     """The service plus the contract routes."""
-    return create_app(blueprints=[*find_blueprints(), contract], settings=settings)
+    return open_to_anyone(create_app(blueprints=[*find_blueprints(), contract], settings=settings), contract)

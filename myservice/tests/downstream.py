@@ -25,6 +25,8 @@ from myservice import create_app
 from myservice.client import service
 from myservice.views import find_blueprints
 
+from .tokens import open_to_anyone
+
 NAME = "downstream"  # the service's name in the SERVICES setting
 Writer = asyncio.StreamWriter
 Fault = Callable[["Received", asyncio.StreamReader, Writer], Awaitable[bool]]  # True: keep the connection
@@ -43,7 +45,7 @@ async def relay(path: str) -> tuple[dict[str, object], int]:
 
 def create_calls_app(settings: dict[str, object] | None = None) -> Quart:
     """The service plus the relay; SERVICES comes from `settings`, or from the environment."""
-    return create_app(blueprints=[*find_blueprints(), calls], settings=settings)
+    return open_to_anyone(create_app(blueprints=[*find_blueprints(), calls], settings=settings), calls)
 
 
 @dataclass

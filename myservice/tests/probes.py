@@ -18,6 +18,8 @@ from myservice.limits import rate_exempt
 from myservice.request_id import current_request_id
 from myservice.views import find_blueprints
 
+from .tokens import open_to_anyone
+
 probes = Blueprint("probes", __name__, url_prefix="/probes")
 
 
@@ -101,7 +103,7 @@ async def get_wrong_shape() -> dict[str, object]:
 
 def create_probe_app(settings: dict[str, object] | None = None) -> Quart:
     """The service plus the probes; PROBE_LIFESPAN_FILE, if set, records before/after serving."""
-    app = create_app(blueprints=[*find_blueprints(), probes], settings=settings)
+    app = open_to_anyone(create_app(blueprints=[*find_blueprints(), probes], settings=settings), probes)
     lifespan_file = os.environ.get("PROBE_LIFESPAN_FILE")
     if lifespan_file:
 

@@ -31,6 +31,7 @@ from myservice.readiness import add_readiness_check
 
 from .contract import create_contract_app
 from .helpers import assert_problem
+from .tokens import open_to_anyone
 
 DOCS_ENDPOINTS = {"openapi", "swagger_ui", "swagger_ui_static"}  # the document and the page (test_docs_page)
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -74,7 +75,7 @@ async def documented_responses(*handlers: RouteCallable) -> dict[str, dict[str, 
     blueprint = Blueprint("probed", __name__)
     for handler in handlers:
         blueprint.get(f"/{handler.__name__}/<int:order_id>")(handler)
-    app = create_app(blueprints=[blueprint])
+    app = open_to_anyone(create_app(blueprints=[blueprint]), blueprint)
     async with app.test_app():
         paths = (await openapi_document(app))["paths"]
     return {handler.__name__: paths[f"/{handler.__name__}/{{order_id}}"]["get"]["responses"] for handler in handlers}

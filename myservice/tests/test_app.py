@@ -11,6 +11,7 @@ import pytest
 from quart import Blueprint
 
 from myservice import create_app
+from myservice.auth import public
 from myservice.settings import SettingsError
 from myservice.views import find_blueprints
 
@@ -34,6 +35,7 @@ async def test_explicit_blueprints_are_exactly_those() -> None:
     extra = Blueprint("extra", __name__)
 
     @extra.get("/extra")
+    @public
     async def get_extra() -> dict[str, str]:
         return {"extra": "yes"}
 

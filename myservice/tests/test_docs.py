@@ -18,6 +18,7 @@ from myservice import create_app
 from myservice.settings import ENV_PREFIX, SCHEMA, SERVICE, Value
 
 from .helpers import REPO
+from .tokens import bearer
 
 README = REPO / "README.md"
 DOCS = REPO / "docs"
@@ -206,7 +207,7 @@ async def test_per_process_state_example_opens_serves_and_closes(state_example: 
     app = create_app(blueprints=[state_example.reports], settings={"TESTING": True})
     async with app.test_app():
         executor = app.extensions[state_example.EXECUTOR]
-        response = await app.test_client().get("/reports/")
+        response = await app.test_client().get("/reports/", headers=bearer("reports:read"))
         assert (response.status_code, await response.get_json()) == (200, {"lines": 1000})
     with pytest.raises(RuntimeError, match="after shutdown"):
         executor.submit(print)
@@ -216,7 +217,8 @@ async def test_per_process_state_example_opens_serves_and_closes(state_example: 
 def test_per_process_state_example_passes_mypy_strict(state_example: ModuleType) -> None:
     """Its typed accessor keeps views type-checked (mypy --strict, as `make lint` runs it)."""
     command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(state_example.__file__)]
-    checked = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    # From the repository, as `make lint` runs it: mypy then finds the package's types.
+    checked = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert checked.returncode == 0, checked.stdout
 
 
@@ -239,7 +241,7 @@ def _services_example(tmp_path: Path) -> Path:
     """services.md's example view, its example tests (importing the test server by its absolute name), and
     what pytest needs to run them, in a folder."""
     (tmp_path / "prices_example.py").write_text(example(DOCS / "services.md", "A full example view"))
-    tests = example(DOCS / "services.md", "Testing it").replace("from .downstream", f"from {SERVICE}.tests.downstream")
+    tests = example(DOCS / "services.md", "Testing it").replace("from .", f"from {SERVICE}.tests.")
     (tmp_path / "test_prices_example.py").write_text(tests)
     (tmp_path / "conftest.py").write_text(SERVICES_EXAMPLE_CONFTEST)
     (tmp_path / "pytest.ini").write_text(

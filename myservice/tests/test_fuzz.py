@@ -13,20 +13,24 @@ A short pass runs with the fast tests, so a broken contract shows before CI; the
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from myservice.openapi import BEARER
 from myservice.settings import load_settings
 
 from .contract import create_contract_app
 from .downstream import NAME as DOWNSTREAM
 from .helpers import REPO, free_port, migrate
+from .tokens import ISSUER
 
 if TYPE_CHECKING:
     from schemathesis import Case, Response
+    from schemathesis.auths import AuthStorage
     from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 SHORT, LONG = 3, 25  # examples per operation and mode
@@ -76,6 +80,31 @@ def not_a_server_error_but_a_service_down(ctx: object, response: Response, case:
         raise AssertionError(f"{case.operation.label} answered {response.status_code}")
 
 
+def authenticated(schema: OpenApiSchema) -> AuthStorage[str]:
+    """Auth for the fuzzer: a token of the test issuer granting every scope the document names. schemathesis
+    sets it on every case but a negative one whose Authorization header is what it made invalid (a 401)."""
+    from schemathesis.auths import AuthStorage
+
+    scopes = {
+        scope
+        for operations in schema.raw_schema["paths"].values()
+        for operation in operations.values()
+        for requirement in operation.get("security", [])
+        for scope in requirement.get(BEARER, [])
+    }
+    storage: AuthStorage[str] = AuthStorage()
+
+    @storage.auth()
+    class Token:
+        def get(self, case: Case[Any], ctx: object) -> str:
+            return ISSUER.token(*sorted(scopes))
+
+        def set(self, case: Case[Any], data: str, ctx: object) -> None:
+            case.headers["Authorization"] = f"Bearer {data}"
+
+    return storage
+
+
 def fuzz(schema: OpenApiSchema, mode_name: str, max_examples: int) -> None:
     """Call every operation of `schema` with `max_examples` cases of the mode, and validate each answer."""
     from hypothesis import given, settings
@@ -84,6 +113,7 @@ def fuzz(schema: OpenApiSchema, mode_name: str, max_examples: int) -> None:
     from schemathesis.core.result import Ok
 
     mode = GenerationMode(mode_name)
+    storage = authenticated(schema)
     calls: list[str] = []
     fuzzed: set[str] = set()
     for result in schema.get_all_operations():
@@ -95,7 +125,7 @@ def fuzz(schema: OpenApiSchema, mode_name: str, max_examples: int) -> None:
         fuzzed.add(operation.label)
 
         # database=None: no example database; derandomize: the same cases on every run.
-        @given(case=operation.as_strategy(mode))
+        @given(case=operation.as_strategy(mode, auth_storage=storage))
         @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True)
         def check(case: Case[Any]) -> None:
             calls.append(case.operation.label)
@@ -105,5 +135,33 @@ def fuzz(schema: OpenApiSchema, mode_name: str, max_examples: int) -> None:
 
         check()
     assert set(calls) == fuzzed
-    contract = {"POST /contract/orders", "GET /contract/greeting", "GET /contract/orders/{order_id}"}
+    contract = {
+        "GET /contract/caller",
+        "POST /contract/orders",
+        "GET /contract/greeting",
+        "GET /contract/orders/{order_id}",
+    }
     assert contract | {"GET /contract/stock/{item_id}"} <= fuzzed
+
+
+async def test_every_operation_with_security_refuses_a_call_without_a_token() -> None:
+    """Each operation the document says needs a token answers 401 without one, whatever else is sent."""
+    app = create_contract_app({"TESTING": True})
+    async with app.test_app():
+        client = app.test_client()
+        document = await (await client.get("/openapi.json")).get_json()
+        secured = [
+            (method.upper(), re.sub(r"{[^}]+}", "1", path))
+            for path, operations in document["paths"].items()
+            for method, operation in operations.items()
+            if operation.get("security")
+        ]
+        assert ("GET", "/contract/caller") in secured
+        for method, path in secured:
+            response = await getattr(client, method.lower())(path)
+            assert (method, path, response.status_code, response.headers["WWW-Authenticate"]) == (
+                method,
+                path,
+                401,
+                "Bearer",
+            )

@@ -220,7 +220,9 @@ def test_settings_error_exits_with_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_settings_command_prints_all_settings(tmp_path: Path) -> None:
+def test_settings_command_prints_all_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AUTH_PUBLIC_KEY_FILE", "AUTH_ISSUER"):  # the test issuer's, which conftest sets
+        monkeypatch.delenv(f"{ENV_PREFIX}{name}")
     (tmp_path / "settings.yml").write_text("LOG_LEVEL: ERROR\n")
     result = create_app().test_cli_runner().invoke(args=["settings"])
     expected = printable(DEFAULTS | {"LOG_LEVEL": "ERROR"})  # DATABASE_URL, a secret setting, as <secret>

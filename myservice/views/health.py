@@ -8,6 +8,7 @@ from pydantic.dataclasses import dataclass
 from quart import Blueprint, current_app
 from quart_schema import validate_response
 
+from myservice.auth import public
 from myservice.limits import rate_exempt
 
 health = Blueprint("health", __name__)
@@ -39,6 +40,7 @@ class NotReady:
 
 @health.get("/healthz")
 @rate_exempt  # probes: a rate limited probe would restart or unroute a busy pod
+@public
 @validate_response(Alive)
 async def get_healthz() -> Alive:
     """Liveness: the process serves requests."""
@@ -47,6 +49,7 @@ async def get_healthz() -> Alive:
 
 @health.get("/readyz")
 @rate_exempt
+@public
 @validate_response(Ready, 200)
 @validate_response(NotReady, 503)
 async def get_readyz() -> tuple[Ready | NotReady, int]:

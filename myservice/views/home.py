@@ -6,6 +6,8 @@ from pydantic.dataclasses import dataclass
 from quart import Blueprint
 from quart_schema import validate_response
 
+from myservice.auth import public
+
 home = Blueprint("home", __name__)
 
 
@@ -15,6 +17,7 @@ class Home:
 
 
 @home.get("/")
+@public
 @validate_response(Home)
 async def get_home() -> Home:
     """Return an empty JSON object."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from myservice.tests.helpers import BIN as BIN  # re-exported: the tooling tests run its tools
 from myservice.tests.helpers import free_port, get, serving
+from myservice.tests.tokens import ISSUER, ISSUER_URL
 from scripts.project import ProjectError, check_name, current_name, project_paths
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +95,21 @@ def run(
     outer = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
     merged = {name: value for name, value in os.environ.items() if name not in outer} | dict(env or {})
     return subprocess.run(command, cwd=cwd, env=merged, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def lent_auth(package: str, lender: str) -> dict[str, str]:
+    """Files of a small project `package` that lend it the auth module and test issuer of the service `lender`."""
+    return {
+        f"{package}/auth.py": f"from {lender}.auth import require_scopes  # noqa: F401\n",
+        f"{package}/tests/tokens.py": f"from {lender}.tests.tokens import bearer, client_with_token  # noqa: F401\n",
+    }
+
+
+def trusting_test_issuer(folder: Path) -> dict[str, object]:
+    """Settings that trust the service's test issuer (tests/tokens.py), its public key written in `folder`."""
+    key = folder / "issuer.pem"
+    key.write_bytes(ISSUER.public_pem())
+    return {"AUTH_PUBLIC_KEY_FILE": str(key), "AUTH_ISSUER": ISSUER_URL}
 
 
 def run_project_tests(

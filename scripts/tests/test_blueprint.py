@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from myservice import create_app
+from myservice.tests.tokens import bearer
 from scripts import blueprint, scaffolding
 from scripts.project import MAX_NAME_LENGTH, current_name
 
@@ -19,12 +20,14 @@ from .helpers import (
     HOSTILE_VALUES,
     REPO,
     copy_repo,
+    lent_auth,
     make,
     refuses_name_as_written,
     run,
     run_project_tests,
     serve_json,
     snapshot,
+    trusting_test_issuer,
     write_tree,
 )
 
@@ -40,6 +43,7 @@ def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     files = {f"{PACKAGE}/{name}": "" for name in ("__init__.py", "app.py", "views/__init__.py", "tests/__init__.py")}
     # The scaffold imports problem_response from the project's package: this one lends the service's.
     files[f"{PACKAGE}/openapi.py"] = f"from {current_name(REPO)}.openapi import problem_response as problem_response\n"
+    files |= lent_auth(PACKAGE, current_name(REPO))
     files["pyproject.toml"] = (REPO / "pyproject.toml").read_text()  # ruff's line limit, as the service's
     root = write_tree(tmp_path / "project", files)
     monkeypatch.chdir(root)
@@ -49,7 +53,9 @@ def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         del sys.modules[name]
 
 
-async def test_scaffold_is_served_and_its_test_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_scaffold_is_served_and_its_test_passes(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert blueprint.main(["orders"]) == 0
     assert capsys.readouterr().out == f"wrote {PACKAGE}/views/orders.py\nwrote {PACKAGE}/tests/test_orders.py\n"
     views = importlib.import_module(f"{PACKAGE}.views.orders")
@@ -65,11 +71,12 @@ async def test_scaffold_is_served_and_its_test_passes(project: Path, capsys: pyt
         "test_get_order_not_found",
         "test_list_orders",
         "test_list_orders_with_invalid_limit",
+        "test_orders_need_a_token_with_their_scope",
     ]
-    app = create_app(blueprints=[views.orders], settings={"TESTING": True})
+    app = create_app(blueprints=[views.orders], settings={"TESTING": True, **trusting_test_issuer(tmp_path)})
     async with app.test_app():
         client = app.test_client()
-        response = await client.get("/orders/")
+        response = await client.get("/orders/", headers=bearer("orders:read"))
         assert (response.status_code, response.content_type, await response.get_json()) == (
             200,
             "application/json",
@@ -146,13 +153,14 @@ def test_scaffold_with_the_longest_name_is_formatted_and_lint_clean(project: Pat
 
 
 @pytest.mark.parametrize("name", ["aborts", "dataclasses", "annotation", "problem_responses", "validate_responses"])
-async def test_scaffold_named_near_an_import_is_served(project: Path, name: str) -> None:
+async def test_scaffold_named_near_an_import_is_served(project: Path, tmp_path: Path, name: str) -> None:
     """A name next to an imported one (its plural, its singular) scaffolds a module that imports and serves."""
     assert blueprint.main([name]) == 0
     views = importlib.import_module(f"{PACKAGE}.views.{name}")
-    app = create_app(blueprints=[getattr(views, name)], settings={"TESTING": True})
+    settings = {"TESTING": True, **trusting_test_issuer(tmp_path)}
+    app = create_app(blueprints=[getattr(views, name)], settings=settings)
     async with app.test_app():
-        response = await app.test_client().get(f"/{name}/1")
+        response = await app.test_client().get(f"/{name}/1", headers=bearer(f"{name}:read"))
         assert (response.status_code, response.content_type) == (200, "application/json")
         assert await response.get_json() == {"id": 1, "name": "first"}
 

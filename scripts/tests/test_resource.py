@@ -16,6 +16,7 @@ from alembic import command
 
 from myservice import create_app
 from myservice.settings import ENV_PREFIX
+from myservice.tests.tokens import client_with_token
 from scripts import autogenerate, resource
 from scripts.formatting import format_files
 from scripts.project import MAX_NAME_LENGTH, current_name
@@ -29,11 +30,13 @@ from .helpers import (
     free_names,
     git_copy,
     git_status,
+    lent_auth,
     make,
     postgres,
     refuses_name_as_written,
     run_project_tests,
     snapshot,
+    trusting_test_issuer,
     write_tree,
 )
 
@@ -53,6 +56,7 @@ def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # What the scaffold imports from its package, lent by the service's; the models have a Base of their own.
     files[f"{PACKAGE}/openapi.py"] = f"from {OLD}.openapi import no_content_response, problem_response  # noqa: F401\n"
     files[f"{PACKAGE}/database.py"] = f"from {OLD}.database import conflict, session  # noqa: F401\n"
+    files |= lent_auth(PACKAGE, OLD)
     files[f"{PACKAGE}/models/__init__.py"] = (REPO / OLD / "models" / "__init__.py").read_text()
     files[f"{PACKAGE}/migrations/script.py.mako"] = (migrations / "script.py.mako").read_text()
     files[f"{PACKAGE}/migrations/env.py"] = (
@@ -103,13 +107,14 @@ def _migrated(project: Path, tmp_path: Path) -> str:
     return history.url
 
 
-async def test_scaffold_serves_every_route(migrated: str) -> None:
+async def test_scaffold_serves_every_route(migrated: str, tmp_path: Path) -> None:
     """On a database migrated to the new head: create (201 and Location), read, list, change, delete (204)."""
     from shopfront.views import orders  # type: ignore[import-not-found]  # written by the fixture
 
-    app = create_app(blueprints=[orders.orders], settings={"TESTING": True, "DATABASE_URL": migrated})
+    settings = {"TESTING": True, "DATABASE_URL": migrated, **trusting_test_issuer(tmp_path)}
+    app = create_app(blueprints=[orders.orders], settings=settings)
     async with app.test_app():
-        client = app.test_client()
+        client = client_with_token(app, "orders:read", "orders:write")
         created = await client.post("/orders/", json={"name": "tea"})
         assert (created.status_code, created.headers["Location"]) == (201, "/orders/1")
         assert (await (await client.get("/orders/1")).get_json())["name"] == "tea"
