@@ -104,11 +104,12 @@ def check_storage_url(value: Value) -> str | None:
         return "expected nothing (each worker's memory) or redis://[:password@]host[:port][/db] (or rediss://)"
     if value and parts.path.strip("/") and not parts.path.strip("/").isdigit():
         return "the path of a Redis URL is a database number, such as /0"
+    return None
 
 
 def check_optional_url(value: Value) -> str | None:
     """Why `value` is neither empty nor an http(s) URL with a host, or None."""
-    parts = urlsplit(str(value))
+    parts = split_url(value)
     if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.username is not None):
         return "it is not an http:// or https:// URL with a host and no credentials"
     return None
