@@ -83,7 +83,7 @@ def caller() -> Caller:
 
 
 def current_caller() -> Caller | None:
-    """The caller of the request being handled, or None when it sent no token to a public route."""
+    """The caller of the request being handled, or None on a public route (its tokens are not read)."""
     return cast(Caller | None, g.get("caller"))
 
 

@@ -2,7 +2,7 @@
 RATE_LIMIT_STORAGE_URL names one, in Redis, which every worker and replica shares (see docs/limits.md).
 
 A route declares `@rate_limit("10/minute")` or `@rate_exempt`; a route that declares neither has
-RATE_LIMIT_DEFAULT. The caller is the authenticated subject (`g.caller`), else the client's address.
+RATE_LIMIT_DEFAULT. The caller is the authenticated subject (`auth.current_caller()`), else the client's address.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 from quart_rate_limiter import rate_exempt as rate_exempt  # re-exported: views import both from here
 from quart_rate_limiter import rate_limit as _rate_limit
 
-from myservice import errors
+from myservice import auth, errors
 from myservice.limit_stores import FAILED, MemoryStore, RedisStore, StoreGuard
 from myservice.settings import PERIODS, RATE_LIMIT
 
@@ -119,7 +119,7 @@ def problems(app: Any, view: Callable[..., Any], blueprint: object) -> dict[int,
 
 async def caller_key() -> str:
     """Whose requests are counted together: the authenticated subject, else the client's address."""
-    caller = g.get("caller")
+    caller = auth.current_caller()
     if caller is not None:
         return f"sub:{caller.subject}"
     return f"ip:{client_address(current_app.config['RATE_LIMIT_TRUSTED_HOPS'])}"

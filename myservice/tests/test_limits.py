@@ -14,23 +14,24 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import redis
-from quart import Blueprint, Quart, g
+from quart import Blueprint, Quart
 from quart.typing import TestClientProtocol as Client
 from quart_rate_limiter import QUART_RATE_LIMITER_EXEMPT_ATTRIBUTE, RateLimiter
 
 from myservice import create_app, limits, metrics
+from myservice.auth import public, require_scopes
 from myservice.limit_stores import STORAGE_TIMEOUT, MemoryStore
 from myservice.limits import rate_limit
 from myservice.settings import SettingsError
 from myservice.views import find_blueprints
 
 from .helpers import assert_problem, free_port, lane_command, lane_env, serving, stop
+from .tokens import bearer
 
 # Every exempt route, by endpoint: exempting one more is a decision this list makes visible.
 EXEMPT = {"health.get_healthz", "health.get_readyz", "metrics.get_metrics"}
@@ -41,32 +42,24 @@ widgets = Blueprint("widgets", __name__)
 
 
 @widgets.get("/widgets/own")
+@public
 @rate_limit("3/minute")
 async def get_own() -> dict[str, str]:
     """A route with its own limit."""
     return {}
 
 
-@dataclass
-class Caller:
-    """What the auth layer leaves in `g.caller`."""
-
-    subject: str
-
-
-async def set_caller() -> None:
-    """Play the auth layer: the caller named by X-Test-Subject, if any."""
-    from quart import request
-
-    if "X-Test-Subject" in request.headers:
-        g.caller = Caller(request.headers["X-Test-Subject"])
+@widgets.get("/widgets/mine")
+@require_scopes("widgets:read")
+async def get_mine() -> dict[str, str]:
+    """A route for callers with a token: counted by subject."""
+    return {}
 
 
 @asynccontextmanager
 async def started(**settings: object) -> AsyncIterator[Client]:
-    """A client of the started service (plus the widgets) with `settings`; a caller set as auth would set it."""
+    """A client of the started service (plus the widgets) with `settings`."""
     app = create_app(blueprints=[*find_blueprints(), widgets], settings={"TESTING": True, **settings})
-    app.before_request_funcs.setdefault(None, []).insert(0, set_caller)  # auth's hook runs before the limits'
     async with app.test_app():
         yield app.test_client()
 
@@ -155,18 +148,18 @@ async def test_behind_trusted_proxies_the_key_is_the_address_the_outermost_wrote
     assert got == ([200, 429] if same_caller else [200, 200])
 
 
-async def test_an_authenticated_caller_is_counted_by_subject_never_with_an_address() -> None:
+async def test_an_authenticated_caller_is_counted_by_subject_wherever_it_calls_from() -> None:
+    """The key of a caller with a valid token is its subject (a real token of the test issuer), not its address."""
     async with started(RATE_LIMIT_DEFAULT="1/minute") as client:
-        alice = [{"X-Test-Subject": "alice"}, {"X-Test-Subject": "alice"}]
+        alice = bearer("widgets:read", subject="alice")
         from_two_peers = [
-            (await client.get("/", headers=headers, scope_base={"client": (f"192.0.2.{n}", 1)})).status_code
-            for n, headers in enumerate(alice, 10)
+            (await client.get("/widgets/mine", headers=alice, scope_base={"client": (f"192.0.2.{n}", 1)})).status_code
+            for n in (10, 11)
         ]
-        # A subject spelt as the peer's address has a count of its own, and so has the address.
-        named_as_peer = await client.get("/", headers={"X-Test-Subject": "192.0.2.1"}, scope_base=PEER)
-        peer = await client.get("/", scope_base=PEER)
+        bob = bearer("widgets:read", subject="bob")
+        same_peer = await client.get("/widgets/mine", headers=bob, scope_base={"client": ("192.0.2.10", 1)})
     assert from_two_peers == [200, 429]
-    assert (named_as_peer.status_code, peer.status_code) == (200, 200)
+    assert same_peer.status_code == 200
 
 
 async def test_limited_routes_document_their_429_and_exempt_routes_do_not() -> None:
