@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         print(VALGRIND_HINT, flush=True)
     elif args.instructions:
         print("Counting instructions per GET / under callgrind (minutes)", flush=True)
-        one_process = {"WORKERS": "1"}  # callgrind counts the process it starts, not worker processes
+        one_process = {"WORKERS": "1", **UNREACHABLE_LIMIT}  # callgrind counts the process it starts, not workers
         counts = {target.name: per_request(target, free_port(), one_process) for target in targets[:2]}
         with discarding_collector() as tracing:  # every request sampled, its span exported over OTLP/HTTP
             counts[targets[0].name + TRACING_ON] = per_request(targets[0], free_port(), one_process | tracing)
