@@ -193,7 +193,7 @@ class StoreGuard(RateLimiterStoreABC):
 
     def _failed(self, error: Exception) -> None:
         g.setdefault(FAILED, True)
-        metrics.RATE_LIMIT_STORE_ERRORS.inc()
+        metrics.RATE_LIMIT_STORE_ERRORS.labels(type(error).__name__).inc()
         if time.monotonic() - self.logged_at >= LOG_INTERVAL:
             self.logged_at = time.monotonic()
             action = "answering 503" if self.closed else "letting requests through unlimited"

@@ -39,9 +39,10 @@ CLIENT_RETRIES = Counter(
     namespace=SERVICE,
 )
 
-# Calls to the rate limit store (Redis) that failed; RATE_LIMIT_ON_STORAGE_ERROR says what the requests got.
+# Calls to the rate limit store (Redis) that failed, by the error's class (ConnectionError, TimeoutError...);
+# RATE_LIMIT_ON_STORAGE_ERROR says what the requests got. (A labelled metric writes no file until it counts.)
 RATE_LIMIT_STORE_ERRORS = Counter(
-    "rate_limit_store_errors", "Calls to the rate limit store that failed.", namespace=SERVICE
+    "rate_limit_store_errors", "Calls to the rate limit store that failed.", ["error"], namespace=SERVICE
 )
 
 

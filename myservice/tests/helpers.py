@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from prometheus_client.mmap_dict import MmapedDict
 
-from myservice.settings import SERVICE
+from myservice.settings import ENV_PREFIX, SERVICE
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -78,10 +78,11 @@ class Server:
 def serving(
     command: Sequence[str], url: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> Iterator[Server]:
-    """Start `command` in its own process group, wait until `url` answers, and kill the group afterwards."""
+    """Start `command` in its own process group, wait until `url` answers, and kill the group afterwards.
+    The tests send bursts from one address, 127.0.0.1: the default rate limit is out of reach unless `env` sets it."""
     process = subprocess.Popen(
         command,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, f"{ENV_PREFIX}RATE_LIMIT_DEFAULT": "999999999/second", **(env or {})},
         cwd=cwd,
         text=True,
         start_new_session=True,

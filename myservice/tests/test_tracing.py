@@ -234,7 +234,7 @@ async def test_statements_are_database_spans(start: Start) -> None:
     assert statement.attributes is not None
     assert statement.parent is not None
     assert (statement.kind, statement.attributes["db.statement"]) == (SpanKind.CLIENT, "SELECT 1")
-    assert statement.name.startswith("SELECT ")  # then the database's name
+    assert statement.name.split()[0] == "SELECT"  # then the database's name, if the URL names one
     assert (statement.parent.span_id, outer.context.span_id) == (work.get_span_context().span_id,) * 2
 
 
