@@ -1,7 +1,7 @@
 """A test token issuer: real key pairs and signed JWTs, its JWKS served on 127.0.0.1, and a token endpoint.
 
-conftest.py trusts `ISSUER` in every test (its public key file in MYSERVICE_AUTH_PUBLIC_KEY_FILE), so
-tests and the servers they start call protected routes with `bearer(...)`.
+conftest.py trusts `ISSUER` in every test (its public key file in MYSERVICE_AUTH_PUBLIC_KEY_FILE),
+so tests and the servers they start call protected routes with `bearer(...)`.
 """
 
 from __future__ import annotations
