@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -157,12 +158,15 @@ def make(root: Path, *args: str, env: Mapping[str, str] | None = None) -> subpro
     return run(["make", "--no-print-directory", *makefile, *options, *args], root, {"PYTHONPATH": str(REPO)})
 
 
-def serve_json(root: Path, app: str, path: str) -> tuple[int, str, object]:
-    """`QUART_APP=<app> quart run` with `root` importable: GET `path`, and return status, content type and JSON."""
+def serve_json(root: Path, app: str, path: str, token: str = "") -> tuple[int, str, object]:
+    """`QUART_APP=<app> quart run` with `root` importable: GET `path` (with a bearer `token`, if given), and
+    return status, content type and JSON."""
     port = free_port()
     command = [str(BIN / "quart"), "run", "--port", str(port)]
-    with serving(command, f"http://127.0.0.1:{port}{path}", env={"QUART_APP": app, "PYTHONPATH": str(root)}, cwd=root):
-        status, headers, body = get(f"http://127.0.0.1:{port}{path}")
+    url = f"http://127.0.0.1:{port}{path}"
+    with serving(command, url, env={"QUART_APP": app, "PYTHONPATH": str(root)}, cwd=root):
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+        status, headers, body = get(request)
     return status, headers["content-type"], json.loads(body)
 
 

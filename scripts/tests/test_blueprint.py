@@ -211,4 +211,8 @@ def test_make_blueprint_in_a_copy_lints_passes_its_tests_and_serves(tmp_path: Pa
     for test in (f"test_{name}.py::test_get_{item}_not_found", "test_fuzz.py::test_api_contract[positive-short]"):
         assert f"PASSED {package}/tests/{test}" in passed, tests.stdout
     samples = [{"id": 1, "name": "first"}, {"id": 2, "name": "second"}]
-    assert serve_json(copy, package, f"/{name}/") == (200, "application/json", {name: samples, "limit": 10})
+    # Served by `make run`'s server with the development settings, to a token from `make token`.
+    minted = make(copy, "-s", "token", f"SCOPES={name}:read")
+    assert minted.returncode == 0, minted.stderr
+    served = serve_json(copy, package, f"/{name}/", minted.stdout.strip())
+    assert served == (200, "application/json", {name: samples, "limit": 10})
